@@ -1,0 +1,184 @@
+// Command troika-server runs one Troika node. It is invoked like
+// redis-server: an optional redis.conf-style file, then --directive value
+// pairs using redis.conf names.
+//
+//	troika-server [path/to/troika.conf] [--port 7000 --dir data/7000 ...]
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+
+	"github.com/troika-db/troika/fsm"
+	"github.com/troika-db/troika/node"
+	"github.com/troika-db/troika/node/config"
+	"github.com/troika-db/troika/resp"
+)
+
+// version is Troika's version, reported by INFO and --version.
+const version = "0.1.0"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 1 {
+		switch args[0] {
+		case "-v", "--version":
+			fmt.Fprintf(stdout, "Troika server v=%s (Redis 7.0 compatible)\n", version)
+			return 0
+		case "-h", "--help":
+			fmt.Fprint(stdout, config.Usage("troika-server"))
+			return 0
+		}
+	}
+	cfg, err := config.Load(args, stdin)
+	if err != nil {
+		fmt.Fprint(stderr, config.FatalReport(err, "Troika "+version))
+		return 1
+	}
+	store := config.NewStore(cfg)
+	v := store.Values()
+	logger, closeLog, err := newLogger(v.LogFile, v.LogLevel, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "troika-server: logfile: %v\n", err)
+		return 1
+	}
+	defer closeLog()
+	if err := serve(cfg.File, store, logger); err != nil {
+		logger.Error("troika-server stopped", "err", err)
+		fmt.Fprintf(stderr, "troika-server: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(configFile string, store *config.Store, logger *slog.Logger) error {
+	v := store.Values()
+	dir, err := filepath.Abs(v.Dir)
+	if err != nil {
+		return fmt.Errorf("dir: %w", err)
+	}
+	listenHost, announce := hosts(v)
+	ln, err := net.Listen("tcp", net.JoinHostPort(listenHost, strconv.Itoa(v.Port)))
+	if err != nil {
+		return fmt.Errorf("client port: %w", err)
+	}
+	if v.ProtectedMode && v.RequirePass == "" && isWildcard(listenHost) {
+		ln = protectedListener{ln}
+	}
+	clusterLn, err := net.Listen("tcp", net.JoinHostPort(listenHost, strconv.Itoa(v.ClusterPort)))
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("cluster port: %w", err)
+	}
+	announcePort := v.Port
+	if v.ClusterAnnouncePort != 0 {
+		announcePort = v.ClusterAnnouncePort
+	}
+	n, err := node.New(node.Config{
+		Dir:             dir,
+		Host:            announce,
+		Port:            announcePort,
+		ClusterPort:     v.ClusterPort,
+		ClusterListener: clusterLn,
+		Groups:          v.ClusterGroups,
+		Replicas:        v.ClusterReplicas,
+		NoSync:          v.AppendFsync == config.FsyncNo,
+		Hz:              v.Hz,
+		Mode:            v.ClusterMode,
+		Logger:          logger,
+		Tune: node.RaftTuning{
+			HeartbeatTimeout:  v.RaftHeartbeatTimeout,
+			ElectionTimeout:   v.RaftElectionTimeout,
+			SnapshotThreshold: v.RaftSnapshotThreshold,
+			TrailingLogs:      v.RaftTrailingLogs,
+		},
+	})
+	if err != nil {
+		ln.Close()
+		clusterLn.Close()
+		return fmt.Errorf("start node: %w", err)
+	}
+	srv, err := resp.New(resp.Config{
+		Backend:           backend{n},
+		Settings:          store,
+		RequirePass:       v.RequirePass,
+		ProtoMaxBulkLen:   v.ProtoMaxBulkLen,
+		QueryBufferLimit:  v.ClientQueryBufferLimit,
+		MaxClients:        int(v.MaxClients),
+		Timeout:           v.Timeout,
+		SlowlogSlowerThan: slowlogThreshold(v.SlowlogLogSlowerThan),
+		SlowlogMaxLen:     int(v.SlowlogMaxLen),
+		Logger:            logger,
+		Version:           version,
+		ConfigFile:        configFile,
+		TCPPort:           v.Port,
+	})
+	if err != nil {
+		n.Close()
+		ln.Close()
+		return fmt.Errorf("resp server: %w", err)
+	}
+	if addr := os.Getenv("TROIKA_PPROF"); addr != "" {
+		stopProf := startPprof(addr, logger)
+		defer stopProf()
+	}
+	store.OnChange(func(name, value string) {
+		srv.SetOption(name, value)
+		if name == "hz" {
+			n.SetHz(store.Values().Hz)
+		}
+	})
+	logger.Info("Troika ready to accept connections", "version", version, "node", n.ID(),
+		"port", v.Port, "cluster_port", v.ClusterPort, "dir", dir, "groups", v.ClusterGroups)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var result error
+	select {
+	case s := <-sigs:
+		logger.Info("shutting down", "signal", s.String())
+	case err := <-serveErr:
+		if err != nil && !errors.Is(err, net.ErrClosed) {
+			result = fmt.Errorf("serve: %w", err)
+		}
+	}
+	if err := srv.Close(); err != nil {
+		logger.Warn("closing client port", "err", err)
+	}
+	if err := n.Close(); err != nil {
+		logger.Warn("closing node", "err", err)
+	}
+	logger.Info("bye")
+	return result
+}
+
+// backend adapts *node.Node to resp.Backend: the two packages do not import
+// each other, so the wiring converts the command type.
+type backend struct{ n *node.Node }
+
+func (b backend) Exec(ctx context.Context, cmds []resp.Cmd) []fsm.Reply {
+	nc := make([]node.Cmd, len(cmds))
+	for i, c := range cmds {
+		nc[i] = node.Cmd(c)
+	}
+	return b.n.Exec(ctx, nc)
+}
+
+func (b backend) Cluster(ctx context.Context, args [][]byte) fsm.Reply { return b.n.Cluster(ctx, args) }
+
+func (b backend) Info(section string) string { return b.n.Info(section) }

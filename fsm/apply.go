@@ -1,0 +1,51 @@
+package fsm
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrUnknownOp is returned by ApplyEntry for an opcode this binary does not
+// know. The node must stop applying (and stop the group) rather than skip
+// the command: skipping would make this replica diverge from the others.
+var ErrUnknownOp = errors.New("unknown opcode in log entry")
+
+// ApplyEntry applies a decoded entry to db and returns one reply per
+// command. It is deterministic: the only clock is e.Now.
+func (db *DB) ApplyEntry(e *Entry) ([]Reply, error) {
+	if e.Now > db.now {
+		db.now = e.Now // time never goes backwards inside a group
+	}
+	db.applying = true
+	defer func() { db.applying = false }()
+	replies := make([]Reply, len(e.Cmds))
+	args := make([][]byte, 0, 8)
+	for i, c := range e.Cmds {
+		cmd := Commands.ByOp(c.Op)
+		if cmd == nil {
+			return nil, fmt.Errorf("%w: %d (command %d of %d)", ErrUnknownOp, c.Op, i, len(e.Cmds))
+		}
+		args = append(args[:0], nameArg(cmd))
+		args = append(args, c.Args...)
+		replies[i] = cmd.Run(db, args)
+	}
+	return replies, nil
+}
+
+// Read runs a read-only command against db with the reader's clock now.
+func (db *DB) Read(cmd *Command, args [][]byte, now int64) Reply {
+	return cmd.Run(db.ReadView(now), args)
+}
+
+func nameArg(c *Command) []byte { return []byte(c.Name) }
+
+// ReadView returns a shallow copy of db for reading at the reader's clock
+// now: it shares the trees and never deletes expired keys (it hides them).
+func (db *DB) ReadView(now int64) *DB {
+	view := *db
+	if now > view.now {
+		view.now = now
+	}
+	view.applying = false
+	return &view
+}

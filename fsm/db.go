@@ -1,0 +1,357 @@
+package fsm
+
+import (
+	"github.com/tidwall/btree"
+
+	"github.com/troika-db/troika/slots"
+)
+
+// item is one key of the keyspace. Items are stored by value in a
+// copy-on-write B-tree ordered by (ord, key), where ord = slot<<48 | a 48-bit
+// hash of the key. That order gives three things at once: keys of one slot
+// are contiguous (GETKEYSINSLOT, COUNTKEYSINSLOT, slot migration), SCAN can
+// use a stateless numeric cursor (the ord to resume at), and the B-tree's
+// O(1) Copy gives point-in-time snapshots.
+type item struct {
+	ord uint64
+	key string
+	exp int64 // absolute unix milliseconds; 0 = no expiry
+	val any   // string for strings; aggregate types are pointers (see mutable)
+}
+
+// expItem indexes keys with a deadline for the active expiry cycle.
+type expItem struct {
+	exp int64
+	ord uint64
+	key string
+}
+
+func itemLess(a, b item) bool {
+	if a.ord != b.ord {
+		return a.ord < b.ord
+	}
+	return a.key < b.key
+}
+
+func expLess(a, b expItem) bool {
+	if a.exp != b.exp {
+		return a.exp < b.exp
+	}
+	if a.ord != b.ord {
+		return a.ord < b.ord
+	}
+	return a.key < b.key
+}
+
+// Ord returns the position of key in the keyspace order: its slot in the top
+// 16 bits and an FNV-1a hash of the key in the low 48 bits.
+func Ord(key string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	return uint64(slots.SlotString(key))<<48 | h&(1<<48-1)
+}
+
+// OrdSlot returns the slot part of an ord (or SCAN cursor).
+func OrdSlot(ord uint64) int { return int(ord >> 48) }
+
+// SlotOrd returns the first ord of slot.
+func SlotOrd(slot int) uint64 { return uint64(slot) << 48 }
+
+// DB is the keyspace of one raft group. It is not safe for concurrent use:
+// the node's FSM adapter serialises Apply against reads with a RWMutex.
+// Reads (Read) run on a shallow copy of the struct carrying the reader's
+// clock, so concurrent readers never write to the shared DB.
+//
+// Time: DB never reads a clock. Now is set by the caller: during Apply it is
+// the timestamp the leader stamped into the log entry, so every replica
+// decides expiry identically; for reads it is the leader's clock.
+type DB struct {
+	keys  *btree.BTreeG[item]
+	exps  *btree.BTreeG[expItem]
+	count *[slots.Count]uint32 // keys per slot (expired-but-not-deleted included)
+	now   int64
+	gen   uint64 // bumped by Snapshot; aggregates created in an older gen are cloned before mutation
+	dirty uint64 // number of changes since start (INFO rdb_changes_since_last_save)
+	// Applying is true while running inside Apply: lookups then delete
+	// expired keys (deterministically, with the entry's time). During reads
+	// it is false and expired keys are only hidden.
+	applying bool
+}
+
+// NewDB returns an empty keyspace.
+func NewDB() *DB {
+	opts := btree.Options{NoLocks: true, Degree: 64}
+	return &DB{
+		keys:  btree.NewBTreeGOptions(itemLess, opts),
+		exps:  btree.NewBTreeGOptions(expLess, opts),
+		count: new([slots.Count]uint32),
+	}
+}
+
+// SetNow sets the clock reading used for expiry decisions (unix ms).
+func (db *DB) SetNow(ms int64) { db.now = ms }
+
+// Now returns the current clock reading (unix ms).
+func (db *DB) Now() int64 { return db.now }
+
+// Gen returns the current copy-on-write generation (see Aggregate).
+func (db *DB) Gen() uint64 { return db.gen }
+
+// Dirty returns the number of key changes applied since the DB was created.
+func (db *DB) Dirty() uint64 { return db.dirty }
+
+// Len returns the number of keys, including expired keys not yet deleted.
+func (db *DB) Len() int { return db.keys.Len() }
+
+// Expires returns the number of keys with a deadline.
+func (db *DB) Expires() int { return db.exps.Len() }
+
+// CountInSlot returns the number of keys stored in slot.
+func (db *DB) CountInSlot(slot int) int { return int(db.count[slot]) }
+
+func (db *DB) expired(it *item) bool { return it.exp != 0 && it.exp <= db.now }
+
+// lookup finds key. An expired key is reported missing; inside Apply it is
+// also deleted (lazy expiry, deterministic because now comes from the log).
+func (db *DB) lookup(key string) (item, bool) {
+	it, ok := db.keys.Get(item{ord: Ord(key), key: key})
+	if !ok {
+		return it, false
+	}
+	if db.expired(&it) {
+		if db.applying {
+			db.remove(it)
+		}
+		return item{}, false
+	}
+	return it, true
+}
+
+// Get returns the value of key and whether it exists (and is not expired).
+func (db *DB) Get(key string) (any, bool) {
+	it, ok := db.lookup(key)
+	return it.val, ok
+}
+
+// Exists reports whether key exists and is not expired.
+func (db *DB) Exists(key string) bool {
+	_, ok := db.lookup(key)
+	return ok
+}
+
+// Expire returns the absolute deadline of key in unix ms (0: none) and
+// whether the key exists.
+func (db *DB) Expire(key string) (int64, bool) {
+	it, ok := db.lookup(key)
+	return it.exp, ok
+}
+
+// GetString returns the string value of key. ok is false when the key does
+// not exist; wrongType is true when it holds another type.
+func (db *DB) GetString(key string) (s string, ok, wrongType bool) {
+	it, found := db.lookup(key)
+	if !found {
+		return "", false, false
+	}
+	s, isStr := it.val.(string)
+	if !isStr {
+		return "", true, true
+	}
+	return s, true, false
+}
+
+// Set stores val under key with deadline exp (0: none), replacing any
+// previous value and deadline.
+func (db *DB) Set(key string, val any, exp int64) {
+	it := item{ord: Ord(key), key: key, exp: exp, val: val}
+	prev, replaced := db.keys.Set(it)
+	if replaced {
+		if prev.exp != 0 {
+			db.exps.Delete(expItem{exp: prev.exp, ord: prev.ord, key: prev.key})
+		}
+	} else {
+		db.count[it.ord>>48]++
+	}
+	if exp != 0 {
+		db.exps.Set(expItem{exp: exp, ord: it.ord, key: key})
+	}
+	db.dirty++
+}
+
+// SetKeepTTL stores val under key keeping the key's current deadline (if the
+// key exists and is not expired).
+func (db *DB) SetKeepTTL(key string, val any) {
+	exp, _ := db.Expire(key)
+	db.Set(key, val, exp)
+}
+
+// Update replaces the value of an existing key keeping its deadline. It
+// reports false (and does nothing) when the key does not exist.
+func (db *DB) Update(key string, val any) bool {
+	it, ok := db.lookup(key)
+	if !ok {
+		return false
+	}
+	it.val = val
+	db.keys.Set(it)
+	db.dirty++
+	return true
+}
+
+// SetExpire sets the deadline of an existing key (0 removes it, like
+// PERSIST). A deadline at or before now deletes the key, as Redis does.
+// It reports whether the key existed.
+func (db *DB) SetExpire(key string, exp int64) bool {
+	it, ok := db.lookup(key)
+	if !ok {
+		return false
+	}
+	if exp != 0 && exp <= db.now {
+		db.remove(it)
+		return true
+	}
+	if it.exp != 0 {
+		db.exps.Delete(expItem{exp: it.exp, ord: it.ord, key: it.key})
+	}
+	it.exp = exp
+	db.keys.Set(it)
+	if exp != 0 {
+		db.exps.Set(expItem{exp: exp, ord: it.ord, key: key})
+	}
+	db.dirty++
+	return true
+}
+
+// Delete removes key and reports whether it existed (and was not expired).
+func (db *DB) Delete(key string) bool {
+	it, ok := db.lookup(key)
+	if !ok {
+		return false
+	}
+	db.remove(it)
+	return true
+}
+
+func (db *DB) remove(it item) {
+	db.keys.Delete(it)
+	if it.exp != 0 {
+		db.exps.Delete(expItem{exp: it.exp, ord: it.ord, key: it.key})
+	}
+	db.count[it.ord>>48]--
+	db.dirty++
+}
+
+// Flush removes every key.
+func (db *DB) Flush() {
+	n := db.keys.Len()
+	fresh := NewDB()
+	db.keys, db.exps, db.count = fresh.keys, fresh.exps, fresh.count
+	db.dirty += uint64(n)
+}
+
+// ExpiredKeys returns up to max keys whose deadline is at or before now, in
+// deadline order. The leader's active expiry cycle proposes their deletion.
+func (db *DB) ExpiredKeys(now int64, max int) []string {
+	var out []string
+	db.exps.Scan(func(e expItem) bool {
+		if e.exp > now || len(out) >= max {
+			return false
+		}
+		out = append(out, e.key)
+		return true
+	})
+	return out
+}
+
+// KeyEntry is one key as seen by iteration.
+type KeyEntry struct {
+	Key string
+	Exp int64
+	Val any
+	Ord uint64
+}
+
+// Ascend calls fn for every live key with ord in [from, to) in keyspace
+// order until fn returns false. Expired keys are skipped.
+func (db *DB) Ascend(from, to uint64, fn func(e KeyEntry) bool) {
+	db.keys.Ascend(item{ord: from}, func(it item) bool {
+		if it.ord >= to {
+			return false
+		}
+		if db.expired(&it) {
+			return true
+		}
+		return fn(KeyEntry{Key: it.key, Exp: it.exp, Val: it.val, Ord: it.ord})
+	})
+}
+
+// Scan returns keys from cursor (an ord) up to but excluding limit, stopping
+// after at least count keys have been visited and all keys sharing the last
+// visited ord have been included (so a cursor never splits an ord: SCAN's
+// guarantee that a key present for the whole iteration is returned holds).
+// match filters the returned keys (nil: all). next is the ord to resume at,
+// or limit when the range is exhausted.
+func (db *DB) Scan(cursor, limit uint64, count int, match func(e KeyEntry) bool) (keys []string, next uint64) {
+	visited := 0
+	next = limit
+	var lastOrd uint64
+	db.keys.Ascend(item{ord: cursor}, func(it item) bool {
+		if it.ord >= limit {
+			return false
+		}
+		if visited >= count && it.ord != lastOrd {
+			next = it.ord
+			return false
+		}
+		visited++
+		lastOrd = it.ord
+		if db.expired(&it) {
+			return true
+		}
+		if match == nil || match(KeyEntry{Key: it.key, Exp: it.exp, Val: it.val, Ord: it.ord}) {
+			keys = append(keys, it.key)
+		}
+		return true
+	})
+	return keys, next
+}
+
+// RandomKey returns a live key chosen by pick (which receives the number of
+// keys and returns an index), or "" and false when the DB is empty. The DB
+// holds no randomness itself: the caller (a read on the leader) supplies it.
+func (db *DB) RandomKey(pick func(n int) int) (string, bool) {
+	n := db.keys.Len()
+	for tries := 0; n > 0 && tries < 100; tries++ {
+		it, ok := db.keys.GetAt(pick(n))
+		if ok && !db.expired(&it) {
+			return it.key, true
+		}
+	}
+	var key string
+	found := false
+	db.keys.Scan(func(it item) bool {
+		if db.expired(&it) {
+			return true
+		}
+		key, found = it.key, true
+		return false
+	})
+	return key, found
+}
+
+// TypeName returns Redis's TYPE name for a stored value.
+func TypeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "string"
+	case nil:
+		return "none"
+	}
+	if t, ok := v.(interface{ TypeName() string }); ok {
+		return t.TypeName()
+	}
+	return "none"
+}

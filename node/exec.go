@@ -1,0 +1,280 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/troika-db/troika/fsm"
+)
+
+// Cmd is one data command from a client connection (the wiring converts
+// resp.Cmd into it). Slot is -1 for node-wide commands without keys.
+type Cmd struct {
+	Args     [][]byte
+	Slot     int
+	Write    bool
+	ReadOnly bool
+	Asking   bool
+}
+
+// readTimeout bounds how long a read waits for its linearizable barrier.
+const readTimeout = 5 * time.Second
+
+// Exec runs a connection's pipeline. Consecutive keyed writes are prepared
+// at the leader and proposed together (one proposal per group, packed with
+// other clients' proposals into one log entry by the group's proposer);
+// consecutive keyed reads share one read barrier per group. Segments run in
+// order, so a command observes every earlier command of the pipeline.
+func (n *Node) Exec(ctx context.Context, cmds []Cmd) []fsm.Reply {
+	replies := make([]fsm.Reply, len(cmds))
+	for i := 0; i < len(cmds); {
+		if cmds[i].Slot < 0 {
+			replies[i] = n.execNodeWide(ctx, cmds[i])
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(cmds) && cmds[j].Slot >= 0 && cmds[j].Write == cmds[i].Write {
+			j++
+		}
+		if cmds[i].Write {
+			n.execWrites(ctx, cmds[i:j], replies[i:j])
+		} else {
+			n.execReads(ctx, cmds[i:j], replies[i:j])
+		}
+		i = j
+	}
+	return replies
+}
+
+// route returns the local, ready leader replica for slot, or the reply that
+// sends the client elsewhere (MOVED) or tells it the slot cannot be served.
+func (n *Node) route(ctx context.Context, slot int) (*dataGroup, fsm.Reply) {
+	cfg := n.Config()
+	if cfg == nil {
+		return nil, fsm.Err(fsm.CodeClusterDown)
+	}
+	gid := uint32(cfg.Slots.Group(slot))
+	g := n.group(gid)
+	if g == nil {
+		// Not hosted here: send the client to a replica that leads it.
+		// (Multi-node routing through leader hints arrives with gossip.)
+		if gi, ok := cfg.Group(gid); ok && len(gi.Replicas) > 0 {
+			if ni, ok := cfg.Node(gi.Replicas[0]); ok {
+				return nil, moved(slot, ni)
+			}
+		}
+		return nil, fsm.Err(fsm.CodeClusterDown)
+	}
+	for {
+		if _, ok := g.host.ready(); ok {
+			return g, fsm.Reply{}
+		}
+		_, leaderID := g.host.leaderAddr()
+		switch {
+		case leaderID == "":
+			return nil, fsm.Err(fsm.CodeClusterDown)
+		case leaderID != n.id.ID:
+			if ni, ok := cfg.Node(leaderID); ok {
+				return nil, moved(slot, ni)
+			}
+			return nil, fsm.Err(fsm.CodeClusterDown)
+		}
+		// This node was just elected: its term barrier is being applied.
+		select {
+		case <-ctx.Done():
+			return nil, fsm.Err(fsm.CodeTryAgain)
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func moved(slot int, ni NodeInfo) fsm.Reply {
+	return fsm.Reply{Kind: fsm.KindError, Code: fsm.CodeMoved, Int: int64(slot), Str: ni.Addr()}
+}
+
+type groupBatch struct {
+	g    *dataGroup
+	idx  []int
+	cmds []prepared
+	res  chan proposalResult
+}
+
+func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
+	// A pipeline touches few groups: a slice scan beats a map here.
+	var order []*groupBatch
+	for i, c := range cmds {
+		cmd := fsm.Commands.Lookup(c.Args[0])
+		if cmd == nil || !cmd.Write {
+			replies[i] = unknownCommand(c.Args)
+			continue
+		}
+		g, redirect := n.route(ctx, c.Slot)
+		if g == nil {
+			replies[i] = redirect
+			continue
+		}
+		args, err := cmd.Prepare(c.Args, g.clock())
+		if err != nil {
+			replies[i] = fsm.ErrReply(err)
+			continue
+		}
+		target := fsm.Commands.Lookup(args[0])
+		if target == nil {
+			replies[i] = fsm.ErrMsg("ERR internal error: bad rewrite")
+			continue
+		}
+		var b *groupBatch
+		for _, o := range order {
+			if o.g == g {
+				b = o
+				break
+			}
+		}
+		if b == nil {
+			b = &groupBatch{g: g}
+			order = append(order, b)
+		}
+		b.idx = append(b.idx, i)
+		b.cmds = append(b.cmds, prepared{op: target.Op, args: args})
+	}
+	for _, b := range order {
+		b.res = b.g.prop.submit(b.cmds)
+	}
+	for _, b := range order {
+		res := <-b.res
+		for k, i := range b.idx {
+			if res.err != nil {
+				replies[i] = n.writeErrReply(b.g, cmds[i].Slot, res.err)
+			} else {
+				replies[i] = res.replies[k]
+			}
+		}
+	}
+}
+
+// writeErrReply classifies a failed proposal. Errors raised before the entry
+// reached the log are definite failures: the client is redirected or told
+// the cluster is down, and may retry. Errors after the entry may have been
+// appended (leadership lost, shutdown) are indeterminate: the write may
+// still commit, so it must never be reported as failed.
+func (n *Node) writeErrReply(g *dataGroup, slot int, err error) fsm.Reply {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, errProposerClosed):
+		if _, id := g.host.leaderAddr(); id != "" && id != n.id.ID {
+			if ni, ok := n.Config().Node(id); ok {
+				return moved(slot, ni)
+			}
+		}
+		return fsm.Err(fsm.CodeClusterDown)
+	default:
+		n.log.Warn("write outcome unknown", "group", g.id, "err", err)
+		return fsm.ErrArg(fsm.CodeTimeout, err.Error())
+	}
+}
+
+func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
+	rctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	type readSet struct {
+		g   *dataGroup
+		idx []int
+		err error
+	}
+	var order []*readSet
+	for i, c := range cmds {
+		g, redirect := n.route(rctx, c.Slot)
+		if g == nil {
+			replies[i] = redirect
+			continue
+		}
+		var s *readSet
+		for _, o := range order {
+			if o.g == g {
+				s = o
+				break
+			}
+		}
+		if s == nil {
+			s = &readSet{g: g}
+			order = append(order, s)
+		}
+		s.idx = append(s.idx, i)
+	}
+	if len(order) == 1 {
+		order[0].err = order[0].g.linearize(rctx)
+	} else if len(order) > 1 {
+		done := make(chan struct{}, len(order))
+		for _, s := range order {
+			go func(s *readSet) {
+				s.err = s.g.linearize(rctx)
+				done <- struct{}{}
+			}(s)
+		}
+		for range order {
+			<-done
+		}
+	}
+	for _, s := range order {
+		if s.err != nil {
+			for _, i := range s.idx {
+				replies[i] = n.readErrReply(s.g, cmds[i].Slot, s.err)
+			}
+			continue
+		}
+		now := s.g.clock()
+		s.g.fsm.read(func(db *fsm.DB) {
+			for _, i := range s.idx {
+				cmd := fsm.Commands.Lookup(cmds[i].Args[0])
+				if cmd == nil || cmd.Write {
+					replies[i] = unknownCommand(cmds[i].Args)
+					continue
+				}
+				replies[i] = db.Read(cmd, cmds[i].Args, now)
+			}
+		})
+	}
+}
+
+func (n *Node) readErrReply(g *dataGroup, slot int, err error) fsm.Reply {
+	if _, id := g.host.leaderAddr(); id != "" && id != n.id.ID {
+		if ni, ok := n.Config().Node(id); ok {
+			return moved(slot, ni)
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, errNotReady) {
+		return fsm.Err(fsm.CodeTryAgain)
+	}
+	return fsm.Err(fsm.CodeClusterDown)
+}
+
+func unknownCommand(args [][]byte) fsm.Reply {
+	return fsm.ErrArg(fsm.CodeUnknownCommand, string(args[0]))
+}
+
+// readyGroups returns the local groups this node leads and may serve, after
+// a linearizable barrier on each.
+func (n *Node) readyGroups(ctx context.Context) ([]*dataGroup, error) {
+	var out []*dataGroup
+	for _, g := range n.localGroups() {
+		if _, ok := g.host.ready(); !ok {
+			continue
+		}
+		if err := g.linearize(ctx); err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, nil
+}
+
+// pick returns a pseudo-random index below n (reads only: never in Apply).
+func pick(n int) int { return rand.IntN(n) }
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,180 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/troika-db/troika/fsm"
+)
+
+// dataFSM adapts an fsm.DB to hashicorp/raft's BatchingFSM. It is a thin
+// shell in the rqlite style: decode the entry, hand it to the stateless
+// command processor (fsm.DB.ApplyEntry), publish the applied index.
+//
+// Concurrency: Apply holds mu for writing; reads (node's read path) hold it
+// for reading. Snapshot only takes an O(1) copy-on-write view under the lock;
+// Persist streams that view without any lock, so writes continue.
+type dataFSM struct {
+	group uint32
+	log   *slog.Logger
+
+	mu sync.RWMutex
+	db *fsm.DB
+
+	// applied is the highest log index whose effects are visible in db:
+	// advanced by ApplyBatch and, for entries raft never hands to the FSM
+	// (no-ops, barriers), by the group after a Barrier completes.
+	applied atomic.Uint64
+	notify  atomic.Pointer[chan struct{}] // closed and replaced on every advance
+
+	fatal    atomic.Pointer[error]
+	onFatal  func(error)
+	lastTime atomic.Int64 // the newest entry timestamp applied (ms)
+}
+
+func newDataFSM(group uint32, log *slog.Logger, onFatal func(error)) *dataFSM {
+	f := &dataFSM{group: group, log: log, db: fsm.NewDB(), onFatal: onFatal}
+	ch := make(chan struct{})
+	f.notify.Store(&ch)
+	return f
+}
+
+// applyResult is what Apply returns through the raft future.
+type applyResult struct {
+	replies []fsm.Reply
+	err     error
+}
+
+// Apply implements raft.FSM.
+func (f *dataFSM) Apply(l *raft.Log) interface{} {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch implements raft.BatchingFSM: one lock acquisition per batch.
+func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
+	out := make([]interface{}, len(logs))
+	if len(logs) == 0 {
+		return out
+	}
+	if errp := f.fatal.Load(); errp != nil {
+		for i := range out {
+			out[i] = applyResult{err: *errp}
+		}
+		return out
+	}
+	f.mu.Lock()
+	for i, l := range logs {
+		if l.Type != raft.LogCommand {
+			out[i] = applyResult{}
+			continue
+		}
+		e, err := fsm.DecodeEntry(l.Data)
+		var replies []fsm.Reply
+		if err == nil {
+			replies, err = f.db.ApplyEntry(e)
+			if e.Now > f.lastTime.Load() {
+				f.lastTime.Store(e.Now)
+			}
+		}
+		if err != nil {
+			// A corrupt entry or an unknown opcode: stop deliberately
+			// rather than diverge from the other replicas.
+			err = fmt.Errorf("group %d: apply index %d: %w", f.group, l.Index, err)
+			f.fatal.Store(&err)
+			for j := i; j < len(out); j++ {
+				out[j] = applyResult{err: err}
+			}
+			f.mu.Unlock()
+			f.log.Error("fsm stopped", "group", f.group, "index", l.Index, "err", err)
+			if f.onFatal != nil {
+				go f.onFatal(err)
+			}
+			return out
+		}
+		out[i] = applyResult{replies: replies}
+	}
+	f.mu.Unlock()
+	f.publish(logs[len(logs)-1].Index)
+	return out
+}
+
+func (f *dataFSM) publish(index uint64) {
+	for {
+		cur := f.applied.Load()
+		if index <= cur {
+			return
+		}
+		if f.applied.CompareAndSwap(cur, index) {
+			break
+		}
+	}
+	next := make(chan struct{})
+	old := f.notify.Swap(&next)
+	close(*old)
+}
+
+// waitApplied blocks until the FSM has applied index, or ctx ends.
+func (f *dataFSM) waitApplied(ctx context.Context, index uint64) error {
+	for {
+		ch := f.notify.Load()
+		if f.applied.Load() >= index {
+			return nil
+		}
+		select {
+		case <-*ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// read runs fn with the database under the read lock.
+func (f *dataFSM) read(fn func(db *fsm.DB)) {
+	f.mu.RLock()
+	fn(f.db)
+	f.mu.RUnlock()
+}
+
+// Snapshot implements raft.FSM: an O(1) copy-on-write view.
+func (f *dataFSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	view := f.db.Snapshot()
+	f.mu.Unlock()
+	return &dataSnapshot{group: f.group, view: view}, nil
+}
+
+// Restore implements raft.FSM: build a new DB from the stream, then swap it
+// in atomically.
+func (f *dataFSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	db, err := fsm.ReadSnapshot(rc)
+	if err != nil {
+		return fmt.Errorf("group %d: restore: %w", f.group, err)
+	}
+	f.mu.Lock()
+	f.db = db
+	f.mu.Unlock()
+	return nil
+}
+
+type dataSnapshot struct {
+	group uint32
+	view  *fsm.Snapshot
+}
+
+// Persist streams the view; writes to the live DB are not blocked.
+func (s *dataSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.view.WriteTo(sink, s.group); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("group %d: persist snapshot: %w", s.group, err)
+	}
+	return sink.Close()
+}
+
+func (s *dataSnapshot) Release() {}

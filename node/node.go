@@ -1,0 +1,447 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/troika-db/troika/node/raftstore"
+	"github.com/troika-db/troika/node/transport"
+	"github.com/troika-db/troika/slots"
+)
+
+// Config configures a Node. The wiring (cmd/troika-server) fills it from
+// the redis.conf directives.
+type Config struct {
+	Dir         string // data directory
+	Host        string // address announced to clients and peers
+	Port        int    // client (RESP) port, announced in CLUSTER replies
+	ClusterPort int    // node-to-node port (raft for every group)
+	// ClusterListener, if set, is used instead of listening on ClusterPort
+	// (tests pass 127.0.0.1:0 listeners).
+	ClusterListener net.Listener
+	Groups          int  // data groups created when bootstrapping (cluster-groups)
+	Replicas        int  // replicas per group (cluster-replicas)
+	NoSync          bool // appendfsync no: acknowledge before fsync (unsafe)
+	Tune            RaftTuning
+	Hz              int // active expiry cycles per second
+	Mode            string
+	Logger          *slog.Logger
+}
+
+// identity is what a node persists about itself outside raft.
+type identity struct {
+	ID string `json:"id"`
+	// Founder is true for the node that bootstrapped the cluster: it (and
+	// only it) bootstraps the meta group and the initial data groups, and
+	// only while they have no state at all.
+	Founder bool     `json:"founder"`
+	Groups  []uint32 `json:"groups"` // data groups hosted here
+}
+
+// Node hosts the meta group and this node's replicas of the data groups.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	id    identity
+	start time.Time
+
+	store *raftstore.Store
+	ln    net.Listener
+	mux   *transport.Mux
+
+	meta     *raftHost
+	metaFSM  *metaFSM
+	groupsMu sync.RWMutex
+	groups   map[uint32]*dataGroup
+
+	hz   atomic.Int64
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// New opens (or creates) the node's data directory and starts its groups.
+// A node whose directory is empty bootstraps a one-node cluster owning all
+// slots; restarted on the same directory it comes back with its identity
+// and data.
+func New(cfg Config) (*Node, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Groups <= 0 {
+		cfg.Groups = 16
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 3
+	}
+	if cfg.Host == "" {
+		cfg.Host = "127.0.0.1"
+	}
+	if cfg.Hz <= 0 {
+		cfg.Hz = 10
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = "cp"
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), groups: map[uint32]*dataGroup{}, stop: make(chan struct{})}
+	n.hz.Store(int64(cfg.Hz))
+	if err := n.loadIdentity(); err != nil {
+		return nil, err
+	}
+	n.log = n.log.With("node", n.id.ID[:8])
+	if err := n.open(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *Node) identityPath() string { return filepath.Join(n.cfg.Dir, "troika-node.json") }
+
+func (n *Node) loadIdentity() error {
+	b, err := os.ReadFile(n.identityPath())
+	if err == nil {
+		if err := json.Unmarshal(b, &n.id); err != nil || len(n.id.ID) != 40 {
+			return fmt.Errorf("node identity %s is corrupt: %v", n.identityPath(), err)
+		}
+		return nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("node identity: %w", err)
+	}
+	var raw [20]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return fmt.Errorf("node id: %w", err)
+	}
+	n.id = identity{ID: hex.EncodeToString(raw[:]), Founder: true}
+	for g := 1; g <= n.cfg.Groups; g++ {
+		n.id.Groups = append(n.id.Groups, uint32(g))
+	}
+	// Written before anything is bootstrapped: a crash in between leaves an
+	// identity whose groups have no state, which bootstraps again safely.
+	return n.saveIdentity()
+}
+
+func (n *Node) saveIdentity() error {
+	b, err := json.MarshalIndent(n.id, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := n.identityPath() + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("save identity: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return fmt.Errorf("save identity: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("save identity: %w", err)
+	}
+	f.Close()
+	if err := os.Rename(tmp, n.identityPath()); err != nil {
+		return fmt.Errorf("save identity: %w", err)
+	}
+	return nil
+}
+
+// ID returns the node's 40-character id.
+func (n *Node) ID() string { return n.id.ID }
+
+func (n *Node) busAddr() string {
+	return net.JoinHostPort(n.cfg.Host, strconv.Itoa(n.cfg.ClusterPort))
+}
+
+func (n *Node) open() error {
+	var err error
+	n.store, err = raftstore.Open(raftstore.Config{Path: filepath.Join(n.cfg.Dir, "raft.db"), NoSync: n.cfg.NoSync, Logger: n.log})
+	if err != nil {
+		return fmt.Errorf("open raft log: %w", err)
+	}
+	n.ln = n.cfg.ClusterListener
+	if n.ln == nil {
+		n.ln, err = net.Listen("tcp", net.JoinHostPort(n.cfg.Host, strconv.Itoa(n.cfg.ClusterPort)))
+		if err != nil {
+			return fmt.Errorf("cluster port: %w", err)
+		}
+	}
+	if tcp, ok := n.ln.Addr().(*net.TCPAddr); ok && n.cfg.ClusterPort == 0 {
+		n.cfg.ClusterPort = tcp.Port
+	}
+	n.mux = transport.NewMux(n.ln, n.log)
+	advertise, err := net.ResolveTCPAddr("tcp", n.busAddr())
+	if err != nil {
+		return fmt.Errorf("cluster address: %w", err)
+	}
+	self := []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(n.id.ID), Address: raft.ServerAddress(n.busAddr())}}
+	var boot []raft.Server
+	if n.id.Founder {
+		boot = self
+	}
+	n.metaFSM = &metaFSM{}
+	n.meta, err = startRaftHost(raftHostConfig{
+		ID: 0, NodeID: n.id.ID, Dir: groupDir(n.cfg.Dir, 0), Store: n.store, Mux: n.mux,
+		Advertise: advertise, FSM: n.metaFSM, Logger: n.log, Tune: n.cfg.Tune, Bootstrap: boot,
+	})
+	if err != nil {
+		return err
+	}
+	n.meta.start()
+	for _, gid := range n.id.Groups {
+		if err := n.startGroup(gid, advertise, boot); err != nil {
+			return err
+		}
+	}
+	n.wg.Add(1)
+	go n.metaLoop()
+	return nil
+}
+
+func (n *Node) startGroup(gid uint32, advertise net.Addr, boot []raft.Server) error {
+	g := &dataGroup{id: gid, log: n.log.With("group", gid), stop: make(chan struct{})}
+	g.fsm = newDataFSM(gid, g.log, func(err error) {
+		n.log.Error("data group stopped by a fatal apply error; this node no longer serves it", "group", gid, "err", err)
+		n.removeGroup(gid)
+	})
+	host, err := startRaftHost(raftHostConfig{
+		ID: gid, NodeID: n.id.ID, Dir: groupDir(n.cfg.Dir, gid), Store: n.store, Mux: n.mux,
+		Advertise: advertise, FSM: g.fsm, Logger: n.log, Tune: n.cfg.Tune, Bootstrap: boot,
+	})
+	if err != nil {
+		return err
+	}
+	g.host = host
+	// Raft restores the newest snapshot inside NewRaft; nothing newer is
+	// visible yet, so its index is what the FSM holds.
+	g.fsm.publish(host.raft.AppliedIndex())
+	// After a term's barrier, every entry up to the barrier is applied,
+	// including no-ops and barriers raft never hands to the FSM.
+	host.afterBarrier = func() { g.fsm.publish(host.raft.AppliedIndex()) }
+	g.prop = newProposer(host.raft, g.clock)
+	g.reads = newReadIndexer(host, g.fsm)
+	g.hz.Store(n.hz.Load())
+	host.start()
+	g.wg.Add(1)
+	go g.expiryLoop()
+	n.groupsMu.Lock()
+	n.groups[gid] = g
+	n.groupsMu.Unlock()
+	return nil
+}
+
+func (n *Node) removeGroup(gid uint32) {
+	n.groupsMu.Lock()
+	g := n.groups[gid]
+	delete(n.groups, gid)
+	n.groupsMu.Unlock()
+	if g != nil {
+		g.close()
+	}
+}
+
+// group returns the local replica of data group gid, or nil.
+func (n *Node) group(gid uint32) *dataGroup {
+	n.groupsMu.RLock()
+	g := n.groups[gid]
+	n.groupsMu.RUnlock()
+	return g
+}
+
+// localGroups returns the local data groups sorted by id.
+func (n *Node) localGroups() []*dataGroup {
+	n.groupsMu.RLock()
+	out := make([]*dataGroup, 0, len(n.groups))
+	for _, g := range n.groups {
+		out = append(out, g)
+	}
+	n.groupsMu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// metaLoop makes sure the cluster configuration exists (the founder
+// proposes the initial one) and that it lists this node's current address.
+func (n *Node) metaLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if _, ok := n.meta.ready(); !ok {
+			continue
+		}
+		cfg := n.metaFSM.config()
+		var cmd *metaCmd
+		switch {
+		case cfg == nil && n.id.Founder:
+			cmd = &metaCmd{Op: metaOpInit, Config: n.initialConfig()}
+		case cfg != nil:
+			me := n.self()
+			if cur, ok := cfg.Node(me.ID); !ok || cur != me {
+				cmd = &metaCmd{Op: metaOpNode, Node: &me}
+			}
+		}
+		if cmd == nil {
+			continue
+		}
+		if err := n.proposeMeta(cmd); err != nil {
+			n.log.Warn("meta proposal failed", "op", cmd.Op, "err", err)
+		}
+	}
+}
+
+func (n *Node) self() NodeInfo {
+	return NodeInfo{ID: n.id.ID, Host: n.cfg.Host, Port: n.cfg.Port, BusPort: n.cfg.ClusterPort}
+}
+
+func (n *Node) initialConfig() *ClusterConfig {
+	c := &ClusterConfig{
+		Nodes:    []NodeInfo{n.self()},
+		Slots:    slots.Even(len(n.id.Groups)),
+		Replicas: n.cfg.Replicas,
+		Mode:     n.cfg.Mode,
+	}
+	for _, gid := range n.id.Groups {
+		c.Groups = append(c.Groups, GroupInfo{ID: gid, Replicas: []string{n.id.ID}})
+	}
+	// Even() numbers groups from 0; data group ids start at 1.
+	var m slots.Map
+	for _, r := range c.Slots.Ranges() {
+		m.Set(r.Range, r.Group+1)
+	}
+	c.Slots = m
+	return c
+}
+
+func (n *Node) proposeMeta(cmd *metaCmd) error {
+	if cmd.Config != nil {
+		if _, err := cmd.Config.encode(); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(cmd)
+	if err != nil {
+		return err
+	}
+	f := n.meta.raft.Apply(b, 5*time.Second)
+	if err := f.Error(); err != nil {
+		return err
+	}
+	if e, ok := f.Response().(error); ok && e != nil {
+		return e
+	}
+	return nil
+}
+
+// Config returns the current committed cluster configuration (nil before
+// the cluster is initialised).
+func (n *Node) Config() *ClusterConfig { return n.metaFSM.config() }
+
+// WaitReady blocks until the cluster configuration is known and every local
+// group has a leader that is ready to serve.
+func (n *Node) WaitReady(ctx context.Context) error {
+	for {
+		if n.Ready() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node not ready: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Ready reports whether the configuration is known and every group of the
+// configuration has a known leader, and the local ones that this node leads
+// are ready.
+func (n *Node) Ready() bool {
+	cfg := n.Config()
+	if cfg == nil {
+		return false
+	}
+	if me, ok := cfg.Node(n.id.ID); !ok || me != n.self() {
+		return false
+	}
+	for _, gi := range cfg.Groups {
+		g := n.group(gi.ID)
+		if g == nil {
+			continue
+		}
+		addr, _ := g.host.leaderAddr()
+		if addr == "" {
+			return false
+		}
+		if addr == n.busAddr() {
+			if _, ok := g.host.ready(); !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// SetHz changes the active expiry frequency (CONFIG SET hz).
+func (n *Node) SetHz(hz int) {
+	if hz <= 0 {
+		return
+	}
+	n.hz.Store(int64(hz))
+	for _, g := range n.localGroups() {
+		g.hz.Store(int64(hz))
+	}
+}
+
+// Close stops every group and waits for all goroutines.
+func (n *Node) Close() error {
+	select {
+	case <-n.stop:
+		return nil
+	default:
+	}
+	close(n.stop)
+	n.wg.Wait()
+	var errs []error
+	for _, g := range n.localGroups() {
+		n.removeGroup(g.id)
+	}
+	if n.meta != nil {
+		if err := n.meta.close(); err != nil {
+			errs = append(errs, fmt.Errorf("meta group: %w", err))
+		}
+	}
+	if n.mux != nil {
+		if err := n.mux.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("cluster port: %w", err))
+		}
+	} else if n.ln != nil {
+		n.ln.Close()
+	}
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("raft log: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
