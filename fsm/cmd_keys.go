@@ -316,7 +316,7 @@ func keyRunRename(nx bool) func(db *DB, p [2]string) Reply {
 		if db.Exists(dst) && nx {
 			return Zero
 		}
-		db.Set(dst, it.val, it.exp)
+		db.Set(dst, it.value(), db.expOf(&it))
 		db.remove(it)
 		if nx {
 			return One
@@ -378,11 +378,11 @@ func keyRunCopy(db *DB, c keyCopyArgs) Reply {
 	if db.Exists(c.dst) && !c.replace {
 		return Zero
 	}
-	val := it.val
+	val := it.value()
 	if cl, ok := val.(cloner); ok {
 		val = cl.Clone()
 	}
-	db.Set(c.dst, val, it.exp)
+	db.Set(c.dst, val, db.expOf(&it))
 	return One
 }
 
@@ -533,7 +533,7 @@ func keyRunExpireDel(db *DB, args [][]byte) Reply {
 // deleteIfExpired deletes key if it is present with a deadline at or before
 // db.Now(), and reports whether it did. Unlike lookup it sees expired items.
 func (db *DB) deleteIfExpired(key string) bool {
-	it, ok := db.keys.Get(item{ord: Ord(key), key: key})
+	it, ok := db.keys.Get(probe(key))
 	if !ok || !db.expired(&it) {
 		return false
 	}

@@ -12,11 +12,56 @@ import (
 // are contiguous (GETKEYSINSLOT, COUNTKEYSINSLOT, slot migration), SCAN can
 // use a stateless numeric cursor (the ord to resume at), and the B-tree's
 // O(1) Copy gives point-in-time snapshots.
+//
+// Layout (40 bytes, one extra allocation per key): a string value is stored
+// in the same allocation as its key (kv = key + value), aggregates hang off
+// obj, and the deadline of the few keys that have one lives in the ttls tree
+// (flagTTL says to look there). Memory per key is what Redis users compare.
 type item struct {
+	ord  uint64
+	kv   string  // key bytes, then (for strings) the value bytes
+	meta uint64  // low 32 bits: key length; flagTTL
+	obj  *object // non-nil for aggregate values
+}
+
+// object boxes an aggregate value (list, hash, ...): a pointer keeps item small.
+type object struct{ v any }
+
+const flagTTL = 1 << 32
+
+func (it *item) key() string    { return it.kv[:uint32(it.meta)] }
+func (it *item) hasTTL() bool   { return it.meta&flagTTL != 0 }
+func (it *item) strVal() string { return it.kv[uint32(it.meta):] }
+
+// value returns the stored value: a string, or the aggregate.
+func (it *item) value() any {
+	if it.obj != nil {
+		return it.obj.v
+	}
+	return it.strVal()
+}
+
+func probe(key string) item { return item{ord: Ord(key), kv: key, meta: uint64(uint32(len(key)))} }
+
+func makeItem(key string, val any, hasTTL bool) item {
+	it := item{ord: Ord(key), meta: uint64(uint32(len(key)))}
+	if s, ok := val.(string); ok {
+		it.kv = key + s
+	} else {
+		it.kv = key
+		it.obj = &object{v: val}
+	}
+	if hasTTL {
+		it.meta |= flagTTL
+	}
+	return it
+}
+
+// ttlItem records a key's deadline, looked up by (ord, key).
+type ttlItem struct {
 	ord uint64
 	key string
-	exp int64 // absolute unix milliseconds; 0 = no expiry
-	val any   // string for strings; aggregate types are pointers (see mutable)
+	exp int64
 }
 
 // expItem indexes keys with a deadline for the active expiry cycle.
@@ -27,6 +72,13 @@ type expItem struct {
 }
 
 func itemLess(a, b item) bool {
+	if a.ord != b.ord {
+		return a.ord < b.ord
+	}
+	return a.key() < b.key()
+}
+
+func ttlLess(a, b ttlItem) bool {
 	if a.ord != b.ord {
 		return a.ord < b.ord
 	}
@@ -70,8 +122,9 @@ func SlotOrd(slot int) uint64 { return uint64(slot) << 48 }
 // decides expiry identically; for reads it is the leader's clock.
 type DB struct {
 	keys  *btree.BTreeG[item]
-	exps  *btree.BTreeG[expItem]
-	count *[slots.Count]uint32 // keys per slot (expired-but-not-deleted included)
+	ttls  *btree.BTreeG[ttlItem] // deadline by key, for keys with flagTTL
+	exps  *btree.BTreeG[expItem] // keys by deadline
+	count *[slots.Count]uint32   // keys per slot (expired-but-not-deleted included)
 	now   int64
 	gen   uint64 // bumped by Snapshot; aggregates created in an older gen are cloned before mutation
 	dirty uint64 // number of changes since start (INFO rdb_changes_since_last_save)
@@ -86,6 +139,7 @@ func NewDB() *DB {
 	opts := btree.Options{NoLocks: true, Degree: 64}
 	return &DB{
 		keys:  btree.NewBTreeGOptions(itemLess, opts),
+		ttls:  btree.NewBTreeGOptions(ttlLess, opts),
 		exps:  btree.NewBTreeGOptions(expLess, opts),
 		count: new([slots.Count]uint32),
 	}
@@ -112,12 +166,27 @@ func (db *DB) Expires() int { return db.exps.Len() }
 // CountInSlot returns the number of keys stored in slot.
 func (db *DB) CountInSlot(slot int) int { return int(db.count[slot]) }
 
-func (db *DB) expired(it *item) bool { return it.exp != 0 && it.exp <= db.now }
+// expOf returns the deadline of a stored item (0: none).
+func (db *DB) expOf(it *item) int64 {
+	if !it.hasTTL() {
+		return 0
+	}
+	t, _ := db.ttls.Get(ttlItem{ord: it.ord, key: it.key()})
+	return t.exp
+}
+
+func (db *DB) expired(it *item) bool {
+	if !it.hasTTL() {
+		return false
+	}
+	exp := db.expOf(it)
+	return exp != 0 && exp <= db.now
+}
 
 // lookup finds key. An expired key is reported missing; inside Apply it is
 // also deleted (lazy expiry, deterministic because now comes from the log).
 func (db *DB) lookup(key string) (item, bool) {
-	it, ok := db.keys.Get(item{ord: Ord(key), key: key})
+	it, ok := db.keys.Get(probe(key))
 	if !ok {
 		return it, false
 	}
@@ -133,7 +202,19 @@ func (db *DB) lookup(key string) (item, bool) {
 // Get returns the value of key and whether it exists (and is not expired).
 func (db *DB) Get(key string) (any, bool) {
 	it, ok := db.lookup(key)
-	return it.val, ok
+	if !ok {
+		return nil, false
+	}
+	return it.value(), true
+}
+
+// getWithExp returns the value and deadline of a live key.
+func (db *DB) getWithExp(key string) (val any, exp int64, ok bool) {
+	it, ok := db.lookup(key)
+	if !ok {
+		return nil, 0, false
+	}
+	return it.value(), db.expOf(&it), true
 }
 
 // Exists reports whether key exists and is not expired.
@@ -146,7 +227,10 @@ func (db *DB) Exists(key string) bool {
 // whether the key exists.
 func (db *DB) Expire(key string) (int64, bool) {
 	it, ok := db.lookup(key)
-	return it.exp, ok
+	if !ok {
+		return 0, false
+	}
+	return db.expOf(&it), true
 }
 
 // GetString returns the string value of key. ok is false when the key does
@@ -156,29 +240,38 @@ func (db *DB) GetString(key string) (s string, ok, wrongType bool) {
 	if !found {
 		return "", false, false
 	}
-	s, isStr := it.val.(string)
-	if !isStr {
+	if it.obj != nil {
 		return "", true, true
 	}
-	return s, true, false
+	return it.strVal(), true, false
 }
 
 // Set stores val under key with deadline exp (0: none), replacing any
 // previous value and deadline.
 func (db *DB) Set(key string, val any, exp int64) {
-	it := item{ord: Ord(key), key: key, exp: exp, val: val}
+	it := makeItem(key, val, exp != 0)
 	prev, replaced := db.keys.Set(it)
 	if replaced {
-		if prev.exp != 0 {
-			db.exps.Delete(expItem{exp: prev.exp, ord: prev.ord, key: prev.key})
-		}
+		db.dropTTL(&prev)
 	} else {
 		db.count[it.ord>>48]++
 	}
 	if exp != 0 {
+		db.ttls.Set(ttlItem{ord: it.ord, key: key, exp: exp})
 		db.exps.Set(expItem{exp: exp, ord: it.ord, key: key})
 	}
 	db.dirty++
+}
+
+// dropTTL removes the deadline records of a stored item, if any.
+func (db *DB) dropTTL(it *item) {
+	if !it.hasTTL() {
+		return
+	}
+	t, ok := db.ttls.Delete(ttlItem{ord: it.ord, key: it.key()})
+	if ok {
+		db.exps.Delete(expItem{exp: t.exp, ord: t.ord, key: t.key})
+	}
 }
 
 // SetKeepTTL stores val under key keeping the key's current deadline (if the
@@ -195,8 +288,8 @@ func (db *DB) Update(key string, val any) bool {
 	if !ok {
 		return false
 	}
-	it.val = val
-	db.keys.Set(it)
+	next := makeItem(key, val, it.hasTTL())
+	db.keys.Set(next)
 	db.dirty++
 	return true
 }
@@ -213,14 +306,15 @@ func (db *DB) SetExpire(key string, exp int64) bool {
 		db.remove(it)
 		return true
 	}
-	if it.exp != 0 {
-		db.exps.Delete(expItem{exp: it.exp, ord: it.ord, key: it.key})
-	}
-	it.exp = exp
-	db.keys.Set(it)
+	db.dropTTL(&it)
 	if exp != 0 {
+		it.meta |= flagTTL
+		db.ttls.Set(ttlItem{ord: it.ord, key: key, exp: exp})
 		db.exps.Set(expItem{exp: exp, ord: it.ord, key: key})
+	} else {
+		it.meta &^= flagTTL
 	}
+	db.keys.Set(it)
 	db.dirty++
 	return true
 }
@@ -237,9 +331,7 @@ func (db *DB) Delete(key string) bool {
 
 func (db *DB) remove(it item) {
 	db.keys.Delete(it)
-	if it.exp != 0 {
-		db.exps.Delete(expItem{exp: it.exp, ord: it.ord, key: it.key})
-	}
+	db.dropTTL(&it)
 	db.count[it.ord>>48]--
 	db.dirty++
 }
@@ -248,7 +340,7 @@ func (db *DB) remove(it item) {
 func (db *DB) Flush() {
 	n := db.keys.Len()
 	fresh := NewDB()
-	db.keys, db.exps, db.count = fresh.keys, fresh.exps, fresh.count
+	db.keys, db.ttls, db.exps, db.count = fresh.keys, fresh.ttls, fresh.exps, fresh.count
 	db.dirty += uint64(n)
 }
 
@@ -284,7 +376,7 @@ func (db *DB) Ascend(from, to uint64, fn func(e KeyEntry) bool) {
 		if db.expired(&it) {
 			return true
 		}
-		return fn(KeyEntry{Key: it.key, Exp: it.exp, Val: it.val, Ord: it.ord})
+		return fn(KeyEntry{Key: it.key(), Exp: db.expOf(&it), Val: it.value(), Ord: it.ord})
 	})
 }
 
@@ -311,8 +403,8 @@ func (db *DB) Scan(cursor, limit uint64, count int, match func(e KeyEntry) bool)
 		if db.expired(&it) {
 			return true
 		}
-		if match == nil || match(KeyEntry{Key: it.key, Exp: it.exp, Val: it.val, Ord: it.ord}) {
-			keys = append(keys, it.key)
+		if match == nil || match(KeyEntry{Key: it.key(), Exp: db.expOf(&it), Val: it.value(), Ord: it.ord}) {
+			keys = append(keys, it.key())
 		}
 		return true
 	})
@@ -327,7 +419,7 @@ func (db *DB) RandomKey(pick func(n int) int) (string, bool) {
 	for tries := 0; n > 0 && tries < 100; tries++ {
 		it, ok := db.keys.GetAt(pick(n))
 		if ok && !db.expired(&it) {
-			return it.key, true
+			return it.key(), true
 		}
 	}
 	var key string
@@ -336,7 +428,7 @@ func (db *DB) RandomKey(pick func(n int) int) (string, bool) {
 		if db.expired(&it) {
 			return true
 		}
-		key, found = it.key, true
+		key, found = it.key(), true
 		return false
 	})
 	return key, found

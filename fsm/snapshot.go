@@ -24,12 +24,13 @@ const (
 // another goroutine while the DB keeps changing.
 type Snapshot struct {
 	keys *btree.BTreeG[item]
+	ttls *btree.BTreeG[ttlItem]
 	now  int64
 }
 
 // Snapshot returns a point-in-time view of db.
 func (db *DB) Snapshot() *Snapshot {
-	s := &Snapshot{keys: db.keys.Copy(), now: db.now}
+	s := &Snapshot{keys: db.keys.Copy(), ttls: db.ttls.Copy(), now: db.now}
 	db.gen++
 	return s
 }
@@ -49,7 +50,12 @@ func (s *Snapshot) WriteTo(w io.Writer, group uint32) error {
 	}
 	var werr error
 	s.keys.Scan(func(it item) bool {
-		rec, err := encodeRecord(it)
+		var exp int64
+		if it.hasTTL() {
+			t, _ := s.ttls.Get(ttlItem{ord: it.ord, key: it.key()})
+			exp = t.exp
+		}
+		rec, err := encodeRecord(it, exp)
 		if err != nil {
 			werr = err
 			return false
@@ -66,16 +72,16 @@ func (s *Snapshot) WriteTo(w io.Writer, group uint32) error {
 	return sw.Close()
 }
 
-func encodeRecord(it item) (snapshot.Record, error) {
-	switch v := it.val.(type) {
-	case string:
-		return snapshot.Record{Type: recString, Key: []byte(it.key), Expire: it.exp, Value: []byte(v)}, nil
+func encodeRecord(it item, exp int64) (snapshot.Record, error) {
+	key := []byte(it.key())
+	if it.obj == nil {
+		return snapshot.Record{Type: recString, Key: key, Expire: exp, Value: []byte(it.strVal())}, nil
 	}
-	if enc, ok := it.val.(interface{ snapshotRecord() (uint8, []byte) }); ok {
+	if enc, ok := it.obj.v.(interface{ snapshotRecord() (uint8, []byte) }); ok {
 		t, b := enc.snapshotRecord()
-		return snapshot.Record{Type: t, Key: []byte(it.key), Expire: it.exp, Value: b}, nil
+		return snapshot.Record{Type: t, Key: key, Expire: exp, Value: b}, nil
 	}
-	return snapshot.Record{}, fmt.Errorf("snapshot: key %q has unsupported type %T", it.key, it.val)
+	return snapshot.Record{}, fmt.Errorf("snapshot: key %q has unsupported type %T", key, it.obj.v)
 }
 
 // decoders maps record types of aggregate values to their decoders; families

@@ -71,6 +71,7 @@ func (n *Node) route(ctx context.Context, slot int) (*dataGroup, fsm.Reply) {
 		}
 		return nil, fsm.Err(fsm.CodeClusterDown)
 	}
+	var deadline time.Time
 	for {
 		if _, ok := g.host.ready(); ok {
 			return g, fsm.Reply{}
@@ -86,6 +87,11 @@ func (n *Node) route(ctx context.Context, slot int) (*dataGroup, fsm.Reply) {
 			return nil, fsm.Err(fsm.CodeClusterDown)
 		}
 		// This node was just elected: its term barrier is being applied.
+		if deadline.IsZero() {
+			deadline = time.Now().Add(readTimeout)
+		} else if time.Now().After(deadline) {
+			return nil, fsm.Err(fsm.CodeTryAgain)
+		}
 		select {
 		case <-ctx.Done():
 			return nil, fsm.Err(fsm.CodeTryAgain)
@@ -180,8 +186,9 @@ func (n *Node) writeErrReply(g *dataGroup, slot int, err error) fsm.Reply {
 }
 
 func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
-	rctx, cancel := context.WithTimeout(ctx, readTimeout)
-	defer cancel()
+	// No per-call timer: each read-index round is bounded by roundTimeout,
+	// and a timer per request costs more than the read itself.
+	rctx := ctx
 	type readSet struct {
 		g   *dataGroup
 		idx []int

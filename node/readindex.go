@@ -142,8 +142,6 @@ func (ri *readIndexer) close() {
 }
 
 func (ri *readIndexer) round() error {
-	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
-	defer cancel()
 	term, ok := ri.h.ready()
 	if !ok {
 		return errNotReady
@@ -155,5 +153,10 @@ func (ri *readIndexer) round() error {
 	if t, ok := ri.h.ready(); !ok || t != term {
 		return errNotReady
 	}
+	if ri.fsm.applied.Load() >= idx {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+	defer cancel()
 	return ri.fsm.waitApplied(ctx, idx)
 }

@@ -3,6 +3,7 @@ package resp
 import (
 	"crypto/subtle"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,8 @@ func localHandlers() map[string]handler {
 		"latency|history": cmdLatencyEmpty,
 		"latency|reset":   cmdLatencyReset,
 		"latency|help":    helpHandler("LATENCY", latencyHelp),
+		"memory|purge":    cmdMemoryPurge,
+		"memory|help":     helpHandler("MEMORY", memoryHelp),
 	}
 }
 
@@ -255,4 +258,17 @@ func cmdReset(c *conn, _ [][]byte) {
 	})
 	c.publishFlags()
 	c.w.status("RESET")
+}
+
+var memoryHelp = []string{
+	"PURGE",
+	"    Run a full garbage collection and return freed memory to the OS.",
+}
+
+// cmdMemoryPurge is MEMORY PURGE. Redis asks jemalloc to purge dirty pages;
+// Troika runs a full GC and returns memory to the OS, after which INFO's
+// used_memory is exactly the live heap (benchmarks call it before measuring).
+func cmdMemoryPurge(c *conn, _ [][]byte) {
+	debug.FreeOSMemory()
+	c.w.ok()
 }

@@ -87,6 +87,8 @@ var families = []family{
 				"get", "len", "reset", "help")},
 			spec{name: "latency", route: "RouteLocal", subs: subs("RouteLocal",
 				"latest", "history", "reset", "help")},
+			spec{name: "memory", route: "RouteLocal", subs: subs("RouteLocal",
+				"purge", "help")},
 		)},
 	{"table_cluster.go", "clusterCommands", "CLUSTER and its subcommands, answered by Backend.Cluster",
 		[]spec{{name: "cluster", route: "RouteCluster", subs: []sub{{"*", "RouteCluster"}}}}},

@@ -66,7 +66,7 @@ line "SET P1 vs redis no-fsync" "$s1_t" "$s1_r"
 printf '%-28s %14s\n' "troika SET P16/P1" "$(ratio "$s16_t" "$s1_t")"
 
 # Memory: bytes per key for $KEYS keys (key:N -> 10-byte value).
-mem() { redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
+mem() { redis-cli -p "$1" memory purge >/dev/null; redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1=="used_memory"{print $2}'; }
 load() { # port
   awk -v n="$KEYS" 'BEGIN { for (i=0;i<n;i++) printf "*3\r\n$3\r\nSET\r\n$%d\r\nkey:%d\r\n$10\r\nxxxxxxxxxx\r\n", length("key:" i), i }' \
     | redis-cli -p "$1" --pipe >/dev/null

@@ -65,6 +65,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 	v := store.Values()
+	if len(v.ClusterJoin) > 0 {
+		return errors.New("cluster-join: joining an existing cluster is not supported yet (this build runs one-node clusters)")
+	}
 	dir, err := filepath.Abs(v.Dir)
 	if err != nil {
 		return fmt.Errorf("dir: %w", err)
