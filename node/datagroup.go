@@ -84,12 +84,7 @@ func (g *dataGroup) expiryLoop() {
 			for _, k := range keys {
 				args = append(args, []byte(k))
 			}
-			var res proposalResult
-			select {
-			case res = <-g.prop.submit([]prepared{{op: fsm.OpExpireDel, args: args}}):
-			case <-g.stop:
-				return
-			}
+			res := g.prop.propose([]prepared{{op: fsm.OpExpireDel, args: args}})
 			if res.err != nil {
 				g.log.Debug("expiry proposal failed", "err", res.err)
 				break

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"sync"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -108,7 +109,7 @@ type groupBatch struct {
 	g    *dataGroup
 	idx  []int
 	cmds []prepared
-	res  chan proposalResult
+	res  proposalResult
 }
 
 func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
@@ -149,11 +150,23 @@ func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) 
 		b.idx = append(b.idx, i)
 		b.cmds = append(b.cmds, prepared{op: target.Op, args: args})
 	}
-	for _, b := range order {
-		b.res = b.g.prop.submit(b.cmds)
+	// One proposal per group; groups are proposed concurrently when a
+	// pipeline spans several.
+	if len(order) == 1 {
+		order[0].res = order[0].g.prop.propose(order[0].cmds)
+	} else if len(order) > 1 {
+		var wg sync.WaitGroup
+		for _, b := range order {
+			wg.Add(1)
+			go func(b *groupBatch) {
+				defer wg.Done()
+				b.res = b.g.prop.propose(b.cmds)
+			}(b)
+		}
+		wg.Wait()
 	}
 	for _, b := range order {
-		res := <-b.res
+		res := b.res
 		for k, i := range b.idx {
 			if res.err != nil {
 				replies[i] = n.writeErrReply(b.g, cmds[i].Slot, res.err)

@@ -45,7 +45,9 @@ func newDataFSM(group uint32, log *slog.Logger, onFatal func(error)) *dataFSM {
 	return f
 }
 
-// applyResult is what Apply returns through the raft future.
+// applyResult is what Apply returns through the raft future. It is a
+// pointer so the proposer can drop the replies once delivered: raft's log
+// cache keeps the future (and so its response) alive for a while.
 type applyResult struct {
 	replies []fsm.Reply
 	err     error
@@ -64,14 +66,14 @@ func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 	}
 	if errp := f.fatal.Load(); errp != nil {
 		for i := range out {
-			out[i] = applyResult{err: *errp}
+			out[i] = &applyResult{err: *errp}
 		}
 		return out
 	}
 	f.mu.Lock()
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
-			out[i] = applyResult{}
+			out[i] = &applyResult{}
 			continue
 		}
 		e, err := fsm.DecodeEntry(l.Data)
@@ -88,7 +90,7 @@ func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			err = fmt.Errorf("group %d: apply index %d: %w", f.group, l.Index, err)
 			f.fatal.Store(&err)
 			for j := i; j < len(out); j++ {
-				out[j] = applyResult{err: err}
+				out[j] = &applyResult{err: err}
 			}
 			f.mu.Unlock()
 			f.log.Error("fsm stopped", "group", f.group, "index", l.Index, "err", err)
@@ -97,7 +99,7 @@ func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			}
 			return out
 		}
-		out[i] = applyResult{replies: replies}
+		out[i] = &applyResult{replies: replies}
 	}
 	f.mu.Unlock()
 	f.publish(logs[len(logs)-1].Index)

@@ -109,7 +109,7 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 		return nil, fmt.Errorf("group %d: snapshot store: %w", cfg.ID, err)
 	}
 	gs := cfg.Store.Group(cfg.ID)
-	logs, err := raft.NewLogCache(1024, gs)
+	logs, err := raft.NewLogCache(256, gs)
 	if err != nil {
 		return nil, fmt.Errorf("group %d: log cache: %w", cfg.ID, err)
 	}

@@ -167,22 +167,14 @@ func (n *Node) flush(ctx context.Context, args [][]byte) fsm.Reply {
 			gs = append(gs, g)
 		}
 	}
-	type pending struct {
-		g  *dataGroup
-		ch chan proposalResult
-	}
-	var ps []pending
 	for _, g := range gs {
 		prepped, err := cmd.Prepare(args, g.clock())
 		if err != nil {
 			return fsm.ErrReply(err)
 		}
-		ps = append(ps, pending{g, g.prop.submit([]prepared{{op: cmd.Op, args: prepped}})})
-	}
-	for _, p := range ps {
-		res := <-p.ch
+		res := g.prop.propose([]prepared{{op: cmd.Op, args: prepped}})
 		if res.err != nil {
-			return n.writeErrReply(p.g, 0, res.err)
+			return n.writeErrReply(g, 0, res.err)
 		}
 		if len(res.replies) == 1 && res.replies[0].IsErr() {
 			return res.replies[0]

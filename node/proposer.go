@@ -10,170 +10,184 @@ import (
 	"github.com/troika-db/troika/fsm"
 )
 
-// proposal is a set of prepared commands from one client pipeline for one
-// group. done receives exactly one result.
-type proposal struct {
-	cmds []prepared
-	done chan proposalResult
-}
-
+// prepared is one validated, time-stamped write ready for the log.
 type prepared struct {
 	op   fsm.Op
 	args [][]byte
 }
 
-type proposalResult struct {
-	replies []fsm.Reply
-	err     error // nil, or an error classified by classifyApplyErr
-}
-
-// proposer is a group's batching proposer. Clients enqueue proposals; one
-// goroutine drains everything queued, packs it into a single log entry
-// stamped with the leader clock, and hands it to raft without waiting for
-// the previous entry to commit (raft pipelines them and the shared log store
-// fsyncs many groups' entries at once). A second goroutine completes the
-// futures in order and splits the replies among the waiting clients.
-type proposer struct {
-	r       *raft.Raft
-	clock   func() int64 // monotonic leader clock for this group (unix ms)
-	in      chan *proposal
-	pending chan inflight
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	maxCmds int
-	maxSize int
-}
-
-type inflight struct {
+// proposal is a set of prepared commands from one client pipeline for one
+// group.
+type proposal struct {
+	cmds  []prepared
+	ready chan struct{} // closed once f and off are set, or flusher is true
 	f     raft.ApplyFuture
-	props []*proposal
+	off   int  // index of this proposal's first reply in the entry
+	flush bool // woken to take over flushing instead
 	err   error
 }
 
+type proposalResult struct {
+	replies []fsm.Reply
+	err     error // nil, or an error classified by writeErrReply
+}
+
+// proposer is a group's batching proposer. Writers queue proposals; the
+// first writer that finds nobody flushing becomes the flusher: it drains
+// everything queued (other clients' proposals too) into a single log entry
+// stamped with the leader clock and hands it to raft without waiting for
+// earlier entries to commit (raft pipelines them, and the shared log store
+// fsyncs many groups' entries at once). Each writer then waits on the raft
+// future itself and takes its slice of the replies. There is no proposer
+// goroutine: a write costs no hand-off beyond raft's own.
+type proposer struct {
+	r       *raft.Raft
+	clock   func() int64 // monotonic leader clock for this group (unix ms)
+	maxCmds int
+	maxSize int
+
+	mu       sync.Mutex
+	queue    []*proposal
+	flushing bool
+	closed   bool
+	buf      []byte
+}
+
 func newProposer(r *raft.Raft, clock func() int64) *proposer {
-	p := &proposer{
-		r:       r,
-		clock:   clock,
-		in:      make(chan *proposal, 4096),
-		pending: make(chan inflight, 1024),
-		stop:    make(chan struct{}),
-		maxCmds: 4096,
-		maxSize: 4 << 20,
-	}
-	p.wg.Add(2)
-	go p.run()
-	go p.complete()
-	return p
+	return &proposer{r: r, clock: clock, maxCmds: 4096, maxSize: 4 << 20}
 }
 
 // errProposerClosed is returned for proposals made after close.
 var errProposerClosed = errors.New("proposer closed")
 
-// submit enqueues a proposal; the result arrives on the returned channel.
-func (p *proposer) submit(cmds []prepared) chan proposalResult {
-	pr := &proposal{cmds: cmds, done: make(chan proposalResult, 1)}
-	select {
-	case p.in <- pr:
-	case <-p.stop:
-		pr.done <- proposalResult{err: errProposerClosed}
+// propose appends cmds to the log and returns their replies.
+func (p *proposer) propose(cmds []prepared) proposalResult {
+	pr := &proposal{cmds: cmds, ready: make(chan struct{})}
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return proposalResult{err: errProposerClosed}
 	}
-	return pr.done
+	p.queue = append(p.queue, pr)
+	lead := !p.flushing
+	p.flushing = true
+	p.mu.Unlock()
+	for {
+		if lead {
+			p.flushUntil(pr)
+		}
+		<-pr.ready
+		if !pr.flush {
+			break
+		}
+		// The previous flusher handed the role to us; our proposal is
+		// still queued.
+		pr.flush, pr.ready, lead = false, make(chan struct{}), true
+	}
+	if pr.err != nil {
+		return proposalResult{err: pr.err}
+	}
+	if err := pr.f.Error(); err != nil {
+		return proposalResult{err: err}
+	}
+	res, _ := pr.f.Response().(*applyResult)
+	switch {
+	case res == nil:
+		return proposalResult{err: errors.New("no apply result")}
+	case res.err != nil:
+		return proposalResult{err: res.err}
+	}
+	n := len(cmds)
+	if pr.off+n > len(res.replies) {
+		return proposalResult{err: errors.New("reply count mismatch")}
+	}
+	return proposalResult{replies: res.replies[pr.off : pr.off+n : pr.off+n]}
 }
 
-func (p *proposer) run() {
-	defer p.wg.Done()
-	defer close(p.pending)
-	var batch []*proposal
-	buf := make([]byte, 0, 64<<10)
+// flushUntil flushes batches until own has been proposed, then passes the
+// flusher role to the oldest queued proposal (if any).
+func (p *proposer) flushUntil(own *proposal) {
 	for {
-		batch = batch[:0]
-		select {
-		case <-p.stop:
-			p.drainClosed()
-			return
-		case pr := <-p.in:
-			batch = append(batch, pr)
-		}
-		n, size := len(batch[0].cmds), 0
-	fill:
-		for n < p.maxCmds && size < p.maxSize {
-			select {
-			case pr := <-p.in:
-				batch = append(batch, pr)
-				n += len(pr.cmds)
-				for _, c := range pr.cmds {
-					for _, a := range c.args {
-						size += len(a)
-					}
-				}
-			default:
-				break fill
-			}
-		}
-		buf = fsm.AppendEntryHeader(buf[:0], fsm.EntryBatch, p.clock(), n)
+		p.mu.Lock()
+		batch := p.take()
+		p.mu.Unlock()
+		mine := false
 		for _, pr := range batch {
-			for _, c := range pr.cmds {
-				buf = fsm.AppendEntryCmd(buf, c.op, c.args)
+			if pr == own {
+				mine = true
 			}
 		}
-		data := make([]byte, len(buf))
-		copy(data, buf)
-		f := p.r.Apply(data, 10*time.Second)
-		props := make([]*proposal, len(batch))
-		copy(props, batch)
-		p.pending <- inflight{f: f, props: props}
-	}
-}
-
-func (p *proposer) drainClosed() {
-	for {
-		select {
-		case pr := <-p.in:
-			pr.done <- proposalResult{err: errProposerClosed}
-		default:
+		p.propose1(batch)
+		if mine {
+			p.mu.Lock()
+			if len(p.queue) == 0 {
+				p.flushing = false
+			} else {
+				next := p.queue[0]
+				next.flush = true
+				close(next.ready)
+			}
+			p.mu.Unlock()
 			return
 		}
 	}
 }
 
-func (p *proposer) complete() {
-	defer p.wg.Done()
-	for in := range p.pending {
-		err := in.f.Error()
-		var replies []fsm.Reply
-		if err == nil {
-			res, _ := in.f.Response().(applyResult)
-			if res.err != nil {
-				err = res.err
-			} else {
-				replies = res.replies
+// take removes up to maxCmds commands' worth of proposals from the queue.
+func (p *proposer) take() []*proposal {
+	n, size, i := 0, 0, 0
+	for ; i < len(p.queue); i++ {
+		c := p.queue[i].cmds
+		if i > 0 && (n+len(c) > p.maxCmds || size > p.maxSize) {
+			break
+		}
+		n += len(c)
+		for _, cmd := range c {
+			for _, a := range cmd.args {
+				size += len(a)
 			}
 		}
-		off := 0
-		for _, pr := range in.props {
-			if err != nil {
-				pr.done <- proposalResult{err: err}
-				continue
-			}
-			n := len(pr.cmds)
-			if off+n > len(replies) {
-				pr.done <- proposalResult{err: errors.New("reply count mismatch")}
-				continue
-			}
-			pr.done <- proposalResult{replies: replies[off : off+n : off+n]}
-			off += n
+	}
+	batch := make([]*proposal, i)
+	copy(batch, p.queue[:i])
+	rest := copy(p.queue, p.queue[i:])
+	clear(p.queue[rest:])
+	p.queue = p.queue[:rest]
+	return batch
+}
+
+// propose1 encodes batch into one entry and hands it to raft.
+func (p *proposer) propose1(batch []*proposal) {
+	n := 0
+	for _, pr := range batch {
+		n += len(pr.cmds)
+	}
+	buf := fsm.AppendEntryHeader(p.buf[:0], fsm.EntryBatch, p.clock(), n)
+	off := 0
+	for _, pr := range batch {
+		pr.off = off
+		off += len(pr.cmds)
+		for _, c := range pr.cmds {
+			buf = fsm.AppendEntryCmd(buf, c.op, c.args)
 		}
+	}
+	data := make([]byte, len(buf))
+	copy(data, buf)
+	if cap(buf) <= 1<<20 {
+		p.buf = buf
+	}
+	f := p.r.Apply(data, 10*time.Second)
+	for _, pr := range batch {
+		pr.f = f
+		close(pr.ready)
 	}
 }
 
-// close stops accepting proposals and waits for in-flight ones to finish
-// (raft must still be running, or shut down, so that futures complete).
+// close makes later proposals fail with errProposerClosed. Proposals already
+// handed to raft complete through their futures (raft answers them, with
+// ErrRaftShutdown at the latest).
 func (p *proposer) close() {
-	select {
-	case <-p.stop:
-		return
-	default:
-	}
-	close(p.stop)
-	p.wg.Wait()
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 }
