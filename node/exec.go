@@ -3,9 +3,9 @@ package node
 import (
 	"context"
 	"errors"
-	"sync"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
