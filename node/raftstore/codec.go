@@ -178,16 +178,31 @@ func (d *decoder) bytes(field string) []byte {
 	return out
 }
 
-// Keys: log keys are big-endian uint64 indexes so that bbolt's byte order is
-// index order; uint64 stable values are big-endian too.
-
-func indexKey(dst []byte, index uint64) []byte {
-	return binary.BigEndian.AppendUint64(dst, index)
-}
-
+// keyIndex decodes a layout 1 log key (big-endian uint64 index); used by
+// the migration.
 func keyIndex(k []byte) (uint64, error) {
 	if len(k) != 8 {
-		return 0, fmt.Errorf("raftstore: log key has %d bytes, want 8", len(k))
+		return 0, fmt.Errorf("%w: log key has %d bytes, want 8", errCorrupt, len(k))
 	}
 	return binary.BigEndian.Uint64(k), nil
+}
+
+// entryIndex verifies an encoded entry's checksum and version and returns
+// its index without decoding the rest (used when rebuilding the index).
+func entryIndex(b []byte) (uint64, error) {
+	if len(b) < headerLen+crcLen {
+		return 0, fmt.Errorf("%w: %d bytes is too short", errCorrupt, len(b))
+	}
+	body := b[:len(b)-crcLen]
+	if want, got := binary.LittleEndian.Uint32(b[len(body):]), crc32.Checksum(body, crcTable); want != got {
+		return 0, fmt.Errorf("%w: checksum mismatch (stored %08x, computed %08x)", errCorrupt, want, got)
+	}
+	if body[0] != codecVersion {
+		return 0, fmt.Errorf("%w: unknown version %d", errCorrupt, body[0])
+	}
+	index, n := binary.Uvarint(body[headerLen:])
+	if n <= 0 {
+		return 0, fmt.Errorf("%w: bad index varint", errCorrupt)
+	}
+	return index, nil
 }

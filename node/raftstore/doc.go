@@ -11,13 +11,21 @@
 // Writes from all groups (StoreLog, StoreLogs, DeleteRange, Set, SetUint64,
 // and Store.DeleteGroup) go to a single committer goroutine, which applies
 // every request queued at that moment in one bbolt transaction, so one fsync
-// makes all of them durable, and only then returns to each caller. Reads use
-// bbolt read transactions directly; FirstIndex and LastIndex are served from
-// an in-memory per-group cache updated after each commit.
+// makes all of them durable, and only then returns to each caller.
+//
+// The log is a journal: each transaction appends one record, under an
+// ever-growing sequence number, holding the entries it stores for every
+// group, so a commit rewrites a handful of pages however many groups it
+// carries. An in-memory index per group maps log indexes to records; it is
+// rebuilt at Open by scanning the journal, with truncations made durable as
+// per-group "cuts". Records no live entry uses are garbage collected.
+// GetLog reads one record in a bbolt read transaction; FirstIndex and
+// LastIndex are served from memory.
 //
 // Stable-store misses return ErrKeyNotFound, whose text "not found" is what
 // hashicorp/raft tests for. Log entries use a compact checksummed binary
 // encoding (see codec.go), not msgpack.
 //
-// DESIGN.md explains the motivation, file layout and failure semantics.
+// DESIGN.md explains the motivation, file layout, recovery and failure
+// semantics.
 package raftstore

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
@@ -21,13 +22,23 @@ var ErrKeyNotFound = errors.New("not found")
 // raft.LogStore and raft.StableStore. It deliberately does not implement
 // raft.MonotonicLogStore: the store tolerates gaps in indexes (see DESIGN.md).
 type GroupStore struct {
-	s      *Store
-	id     uint32
-	bucket []byte
+	s  *Store
+	id uint32
 
 	// Index bounds of the group's log, published by the committer after
 	// each durable commit that touched the group.
 	first, last atomic.Uint64
+
+	// imu guards idx, which maps live log indexes to journal locations.
+	// Only the committer writes idx, after the commit that made the change
+	// durable.
+	imu sync.RWMutex
+	idx logIndex
+
+	// Owned by the committer goroutine.
+	cuts  []cut      // durable deletions (see cut); persisted unless s.dirty[g]
+	nrecs int        // journal records holding a section of this group
+	plan  *groupPlan // the transaction being applied, if it touches the group
 }
 
 var (
@@ -52,36 +63,66 @@ func (g *GroupStore) FirstIndex() (uint64, error) { return g.first.Load(), nil }
 func (g *GroupStore) LastIndex() (uint64, error) { return g.last.Load(), nil }
 
 // GetLog reads the entry at index into log; raft.ErrLogNotFound if absent.
+// It reads one journal record in a bbolt read transaction and decodes the
+// entry's bytes, checking the entry's checksum.
 func (g *GroupStore) GetLog(index uint64, log *raft.Log) error {
-	var key [8]byte
-	binary.BigEndian.PutUint64(key[:], index)
-	err := g.s.db.View(func(tx *bbolt.Tx) error {
-		gb := tx.Bucket(g.bucket)
-		if gb == nil {
+	l, ok := g.lookup(index)
+	for {
+		if !ok {
+			// raft compares against ErrLogNotFound with ==.
 			return raft.ErrLogNotFound
 		}
-		lb := gb.Bucket(logsBucket)
-		if lb == nil {
-			return raft.ErrLogNotFound
+		err := g.readEntry(index, l, log)
+		if err == nil {
+			return nil
 		}
-		v := lb.Get(key[:])
-		if v == nil {
-			return raft.ErrLogNotFound
+		if errors.Is(err, errRecordGone) {
+			// The entry was deleted or overwritten, and its record garbage
+			// collected, between the index lookup and the read: look again.
+			now, found := g.lookup(index)
+			if !found || now != l {
+				l, ok = now, found
+				continue
+			}
+			err = fmt.Errorf("%w: record %d is missing", errCorruptJournal, l.seq)
 		}
-		if err := decodeLog(v, log); err != nil {
-			return err
+		return fmt.Errorf("raftstore: group %d: get log %d: %w", g.id, index, err)
+	}
+}
+
+func (g *GroupStore) lookup(index uint64) (loc, bool) {
+	g.imu.RLock()
+	defer g.imu.RUnlock()
+	return g.idx.get(index)
+}
+
+// readEntry decodes the entry for index at l.
+func (g *GroupStore) readEntry(index uint64, l loc, log *raft.Log) error {
+	return g.s.db.View(func(tx *bbolt.Tx) error {
+		jb := tx.Bucket(journalBucket)
+		if jb == nil {
+			return errors.New("missing journal bucket")
+		}
+		rec := jb.Get(seqKey(l.seq))
+		if rec == nil {
+			return errRecordGone
+		}
+		if uint64(l.off)+uint64(l.n) > uint64(len(rec)) {
+			return fmt.Errorf("%w: entry at %d+%d overruns record %d of %d bytes", errCorruptJournal, l.off, l.n, l.seq, len(rec))
+		}
+		if err := decodeLog(rec[l.off:l.off+l.n], log); err != nil {
+			return fmt.Errorf("record %d: %w", l.seq, err)
 		}
 		if log.Index != index {
-			return fmt.Errorf("%w: key %d holds entry %d", errCorrupt, index, log.Index)
+			return fmt.Errorf("%w: record %d holds entry %d where %d was expected", errCorrupt, l.seq, log.Index, index)
 		}
 		return nil
 	})
-	if err == nil || errors.Is(err, raft.ErrLogNotFound) {
-		// raft compares against ErrLogNotFound with ==.
-		return err
-	}
-	return fmt.Errorf("raftstore: group %d: get log %d: %w", g.id, index, err)
 }
+
+// errRecordGone reports a journal record that was not found (GetLog
+// retries once it knows whether that is a race or corruption).
+var errRecordGone = errors.New("journal record not found")
 
 // StoreLog durably stores one entry.
 func (g *GroupStore) StoreLog(log *raft.Log) error {
@@ -94,6 +135,16 @@ func (g *GroupStore) StoreLogs(logs []*raft.Log) error {
 	if len(logs) == 0 {
 		return nil
 	}
+	r := newAppendRequest(g, logs)
+	if err := g.s.submit(r); err != nil {
+		return fmt.Errorf("raftstore: group %d: store logs %d..%d: %w", g.id, logs[0].Index, logs[len(logs)-1].Index, err)
+	}
+	return nil
+}
+
+// newAppendRequest encodes logs in the calling goroutine, so the committer
+// only copies bytes.
+func newAppendRequest(g *GroupStore, logs []*raft.Log) *request {
 	size := 0
 	for _, l := range logs {
 		size += encodedLen(l)
@@ -103,17 +154,14 @@ func (g *GroupStore) StoreLogs(logs []*raft.Log) error {
 		op:   opAppend,
 		buf:  make([]byte, 0, size),
 		ends: make([]int, len(logs)),
-		keys: make([]byte, 0, 8*len(logs)),
+		idx:  make([]uint64, len(logs)),
 	}
 	for i, l := range logs {
 		r.buf = appendLog(r.buf, l)
 		r.ends[i] = len(r.buf)
-		r.keys = indexKey(r.keys, l.Index)
+		r.idx[i] = l.Index
 	}
-	if err := g.s.submit(r); err != nil {
-		return fmt.Errorf("raftstore: group %d: store logs %d..%d: %w", g.id, logs[0].Index, logs[len(logs)-1].Index, err)
-	}
-	return nil
+	return r
 }
 
 // DeleteRange durably deletes entries min..max inclusive.
@@ -136,15 +184,11 @@ func (g *GroupStore) Set(key, val []byte) error {
 func (g *GroupStore) Get(key []byte) ([]byte, error) {
 	var out []byte
 	err := g.s.db.View(func(tx *bbolt.Tx) error {
-		gb := tx.Bucket(g.bucket)
-		if gb == nil {
-			return ErrKeyNotFound
-		}
-		sb := gb.Bucket(stableBucket)
+		sb := tx.Bucket(stableBucket)
 		if sb == nil {
-			return ErrKeyNotFound
+			return errors.New("missing stable bucket")
 		}
-		v := sb.Get(key)
+		v := sb.Get(stableKey(g.id, key))
 		if v == nil {
 			return ErrKeyNotFound
 		}

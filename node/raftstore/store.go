@@ -1,8 +1,6 @@
 package raftstore
 
 import (
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,36 +14,40 @@ import (
 // ErrClosed is returned (wrapped) by writes issued after Close.
 var ErrClosed = errors.New("raftstore: store closed")
 
-// Bucket layout. Every group owns one top-level bucket named
-// groupPrefix + big-endian uint32 id, holding two nested buckets: logsBucket
-// (big-endian uint64 index → encoded raft.Log) and stableBucket (raft's
-// StableStore keys → values). metaBucket holds the layout version.
+// Bucket layout (version 2, see DESIGN.md): metaBucket holds the layout
+// version; journalBucket maps a big-endian commit sequence number to the
+// record of everything that commit appended; boundsBucket maps a big-endian
+// group id to the group's cuts (durable deletions); stableBucket maps group
+// id + raft key to raft's StableStore values.
 var (
 	metaBucket     = []byte("meta")
 	metaVersionKey = []byte("layout-version")
-	logsBucket     = []byte("logs")
+	journalBucket  = []byte("journal")
+	boundsBucket   = []byte("bounds")
 	stableBucket   = []byte("stable")
 )
 
 const (
-	groupPrefix   = 'g'
-	layoutVersion = 1
+	layoutVersion = 2
 
 	// Bounds on one group-commit transaction. A batch is cut when either is
 	// reached; the rest waits for the next transaction.
 	maxBatchRequests = 4096
 	maxBatchBytes    = 64 << 20
 
+	// At most this many dead journal records are deleted per transaction
+	// (about 1.5 ms of work measured on the dev VM), so collecting the
+	// records of a large truncation does not stall one commit for long.
+	maxGCPerTxn = 1024
+
 	// Queue capacity; senders block when it is full (back-pressure).
 	queueLen = 1024
 
-	fileMode    = 0o600
-	openTimeout = 2 * time.Second // bbolt flock wait: a second opener fails instead of hanging
+	fileMode        = 0o600
+	openTimeout     = 2 * time.Second // bbolt flock wait: a second opener fails instead of hanging
+	initialMmapSize = 256 << 20       // avoids remapping (which blocks readers) as the file grows
+	maxRecBufCap    = 4 << 20         // record buffers larger than this are not kept between commits
 )
-
-func groupBucket(id uint32) []byte {
-	return binary.BigEndian.AppendUint32([]byte{groupPrefix}, id)
-}
 
 // Config configures Open.
 type Config struct {
@@ -85,7 +87,22 @@ type Store struct {
 	gmu    sync.Mutex
 	groups map[uint32]*GroupStore
 
+	// Journal state, owned by the committer goroutine (and by Open before
+	// the committer starts).
+	nextSeq uint64               // seq of the next record; above every record and every cut
+	recs    map[uint64]*recMeta  // every record in the journal
+	garbage []uint64             // records with no live entry, deleted by the next transaction
+	dirty   map[*GroupStore]bool // groups whose in-memory cuts are not yet persisted
+	recBuf  []byte               // reused record buffer
+	planned []*groupPlan         // groups touched by the transaction being applied
+
 	commits, requests, fallbacks atomic.Uint64
+}
+
+// recMeta is the committer's view of one journal record.
+type recMeta struct {
+	live   int           // entries the index still maps to this record
+	groups []*GroupStore // groups with a section in it
 }
 
 type opKind uint8
@@ -103,11 +120,11 @@ type request struct {
 	g  *GroupStore
 	op opKind
 
-	// opAppend: buf holds the encoded entries back to back, ends[i] is the
-	// end offset of entry i, keys holds 8-byte index keys back to back.
+	// opAppend: buf holds the encoded entries back to back; entry i ends at
+	// ends[i] and has log index idx[i].
 	buf  []byte
 	ends []int
-	keys []byte
+	idx  []uint64
 
 	// opDeleteRange
 	min, max uint64
@@ -118,9 +135,10 @@ type request struct {
 	done chan error
 }
 
-func (r *request) size() int { return len(r.buf) + len(r.keys) + len(r.key) + len(r.val) }
+func (r *request) size() int { return len(r.buf) + 8*len(r.idx) + len(r.key) + len(r.val) }
 
-// Open opens (creating if needed) the store at cfg.Path and starts its
+// Open opens (creating if needed) the store at cfg.Path, rebuilds every
+// group's index from the journal (verifying every checksum) and starts the
 // committer goroutine.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Path == "" {
@@ -132,60 +150,36 @@ func Open(cfg Config) (*Store, error) {
 	}
 	logger = logger.With("component", "raftstore")
 	db, err := bbolt.Open(cfg.Path, fileMode, &bbolt.Options{
-		Timeout:        openTimeout,
-		NoFreelistSync: true,
-		FreelistType:   bbolt.FreelistMapType,
+		Timeout:         openTimeout,
+		NoFreelistSync:  true,
+		FreelistType:    bbolt.FreelistMapType,
+		InitialMmapSize: initialMmapSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open %s: %w", cfg.Path, err)
 	}
 	db.NoSync = cfg.NoSync
 	s := &Store{
-		db:     db,
-		logger: logger,
-		path:   cfg.Path,
-		reqs:   make(chan *request, queueLen),
-		stop:   make(chan struct{}),
-		groups: make(map[uint32]*GroupStore),
+		db:      db,
+		logger:  logger,
+		path:    cfg.Path,
+		reqs:    make(chan *request, queueLen),
+		stop:    make(chan struct{}),
+		groups:  make(map[uint32]*GroupStore),
+		nextSeq: 1,
+		recs:    make(map[uint64]*recMeta),
+		dirty:   make(map[*GroupStore]bool),
 	}
+	start := time.Now()
 	if err := s.init(); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("raftstore: open %s: %w", cfg.Path, err)
 	}
 	s.wg.Add(1)
 	go s.run()
-	logger.Info("raft log store opened", "path", cfg.Path, "groups", len(s.groups), "nosync", cfg.NoSync)
+	logger.Info("raft log store opened", "path", cfg.Path, "groups", len(s.groups),
+		"records", len(s.recs), "took", time.Since(start), "nosync", cfg.NoSync)
 	return s, nil
-}
-
-// init checks the layout version and loads the index cache of every group
-// present in the file.
-func (s *Store) init() error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		mb, err := tx.CreateBucketIfNotExists(metaBucket)
-		if err != nil {
-			return fmt.Errorf("create meta bucket: %w", err)
-		}
-		if v := mb.Get(metaVersionKey); v == nil {
-			if err := mb.Put(metaVersionKey, binary.BigEndian.AppendUint32(nil, layoutVersion)); err != nil {
-				return fmt.Errorf("write layout version: %w", err)
-			}
-		} else if len(v) != 4 || binary.BigEndian.Uint32(v) != layoutVersion {
-			return fmt.Errorf("unsupported layout version %x (want %d)", v, layoutVersion)
-		}
-		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
-			if len(name) != 5 || name[0] != groupPrefix {
-				return nil
-			}
-			g := s.groupLocked(binary.BigEndian.Uint32(name[1:]))
-			first, last, err := logBounds(b)
-			if err != nil {
-				return fmt.Errorf("group %d: %w", g.id, err)
-			}
-			g.publish(first, last)
-			return nil
-		})
-	})
 }
 
 // Group returns the LogStore/StableStore view of group id. Views are
@@ -199,7 +193,7 @@ func (s *Store) Group(id uint32) *GroupStore {
 func (s *Store) groupLocked(id uint32) *GroupStore {
 	g, ok := s.groups[id]
 	if !ok {
-		g = &GroupStore{s: s, id: id, bucket: groupBucket(id)}
+		g = &GroupStore{s: s, id: id}
 		s.groups[id] = g
 	}
 	return g
@@ -224,8 +218,8 @@ func (s *Store) Stats() Stats {
 }
 
 // Close stops the committer (after it has committed every write already
-// accepted), waits for it and closes the bbolt file. Later writes fail with
-// ErrClosed. Close is idempotent.
+// accepted and collected pending garbage), waits for it and closes the bbolt
+// file. Later writes fail with ErrClosed. Close is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -292,8 +286,25 @@ func (s *Store) run() {
 		// After Close set closed, nothing new can be enqueued, so an empty
 		// queue here means every accepted write has been answered.
 		if stopping && len(s.reqs) == 0 {
+			s.collectAll()
 			return
 		}
+	}
+}
+
+// collectAll runs maintenance-only transactions until no garbage or
+// unpersisted bounds remain (or one fails), so a cleanly closed file holds
+// no dead records.
+func (s *Store) collectAll() {
+	// Every round makes progress; the bound only guards against a bug
+	// turning Close into a hang.
+	for round, rounds := 0, len(s.garbage)/maxGCPerTxn+3; (len(s.garbage) > 0 || len(s.dirty) > 0) && round < rounds; round++ {
+		t, err := s.apply(nil)
+		if err != nil {
+			s.logger.Warn("raft log garbage collection at close failed", "err", err)
+			return
+		}
+		s.publish(t)
 	}
 }
 
@@ -301,9 +312,9 @@ func (s *Store) run() {
 // the transaction is rolled back and each request is retried in its own
 // transaction so that one bad request cannot fail the others.
 func (s *Store) commit(batch []*request) {
-	bounds, err := s.apply(batch)
+	t, err := s.apply(batch)
 	if err == nil {
-		s.finish(batch, bounds, nil)
+		s.finish(batch, t, nil)
 		return
 	}
 	var applyErr *applyError
@@ -316,142 +327,29 @@ func (s *Store) commit(batch []*request) {
 	s.logger.Warn("raft log batch failed, retrying requests one by one", "requests", len(batch), "err", err)
 	for _, r := range batch {
 		one := []*request{r}
-		bounds, err := s.apply(one)
+		t, err := s.apply(one)
 		if err != nil {
 			s.logger.Error("raft log commit failed", "group", r.g.id, "err", err)
 		}
-		s.finish(one, bounds, err)
+		s.finish(one, t, err)
 	}
 }
 
 // applyError marks a failure of one request (as opposed to the commit).
-type applyError struct {
-	group uint32
-	err   error
-}
+type applyError struct{ err error }
 
-func (e *applyError) Error() string { return fmt.Sprintf("group %d: %v", e.group, e.err) }
+func (e *applyError) Error() string { return e.err.Error() }
 func (e *applyError) Unwrap() error { return e.err }
 
-type bounds struct{ first, last uint64 }
-
-// apply runs batch in one write transaction and returns the new index
-// bounds of every group it touched.
-func (s *Store) apply(batch []*request) (map[*GroupStore]bounds, error) {
-	touched := make(map[*GroupStore]bounds, 4)
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		for _, r := range batch {
-			if err := applyOne(tx, r); err != nil {
-				return &applyError{group: r.g.id, err: err}
-			}
-			touched[r.g] = bounds{}
-		}
-		for g := range touched {
-			var b bounds
-			if gb := tx.Bucket(g.bucket); gb != nil {
-				first, last, err := logBounds(gb)
-				if err != nil {
-					return &applyError{group: g.id, err: err}
-				}
-				b = bounds{first, last}
-			}
-			touched[g] = b
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s.commits.Add(1)
-	return touched, nil
-}
-
-// finish publishes new bounds (on success) and then acknowledges callers,
-// so a caller returning from StoreLogs already sees its entries in
-// FirstIndex/LastIndex.
-func (s *Store) finish(batch []*request, bs map[*GroupStore]bounds, err error) {
+// finish publishes the transaction's effects (on success) and then
+// acknowledges callers, so a caller returning from StoreLogs already sees
+// its entries in GetLog, FirstIndex and LastIndex.
+func (s *Store) finish(batch []*request, t *txn, err error) {
 	if err == nil {
-		for g, b := range bs {
-			g.publish(b.first, b.last)
-		}
+		s.publish(t)
 	}
 	s.requests.Add(uint64(len(batch)))
 	for _, r := range batch {
 		r.done <- err
 	}
-}
-
-func applyOne(tx *bbolt.Tx, r *request) error {
-	if r.op == opDeleteGroup {
-		if err := tx.DeleteBucket(r.g.bucket); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
-			return fmt.Errorf("delete bucket: %w", err)
-		}
-		return nil
-	}
-	gb, err := tx.CreateBucketIfNotExists(r.g.bucket)
-	if err != nil {
-		return fmt.Errorf("create group bucket: %w", err)
-	}
-	switch r.op {
-	case opAppend:
-		lb, err := gb.CreateBucketIfNotExists(logsBucket)
-		if err != nil {
-			return fmt.Errorf("create logs bucket: %w", err)
-		}
-		lb.FillPercent = 0.9 // appends are mostly in key order
-		start := 0
-		for i, end := range r.ends {
-			k := r.keys[i*8 : i*8+8]
-			if err := lb.Put(k, r.buf[start:end]); err != nil {
-				return fmt.Errorf("put log %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-			start = end
-		}
-	case opDeleteRange:
-		lb := gb.Bucket(logsBucket)
-		if lb == nil || r.min > r.max {
-			return nil
-		}
-		minKey, maxKey := indexKey(nil, r.min), indexKey(nil, r.max)
-		c := lb.Cursor()
-		// Re-seek after every delete: never rely on cursor position after
-		// Delete.
-		for k, _ := c.Seek(minKey); k != nil && bytes.Compare(k, maxKey) <= 0; k, _ = c.Seek(minKey) {
-			if err := c.Delete(); err != nil {
-				return fmt.Errorf("delete log %d: %w", binary.BigEndian.Uint64(k), err)
-			}
-		}
-	case opSet:
-		sb, err := gb.CreateBucketIfNotExists(stableBucket)
-		if err != nil {
-			return fmt.Errorf("create stable bucket: %w", err)
-		}
-		if err := sb.Put(r.key, r.val); err != nil {
-			return fmt.Errorf("set %q: %w", r.key, err)
-		}
-	default:
-		return fmt.Errorf("unknown op %d", r.op)
-	}
-	return nil
-}
-
-// logBounds returns the first and last index in a group bucket's logs.
-func logBounds(gb *bbolt.Bucket) (first, last uint64, err error) {
-	lb := gb.Bucket(logsBucket)
-	if lb == nil {
-		return 0, 0, nil
-	}
-	c := lb.Cursor()
-	fk, _ := c.First()
-	if fk == nil {
-		return 0, 0, nil
-	}
-	lk, _ := c.Last()
-	if first, err = keyIndex(fk); err != nil {
-		return 0, 0, err
-	}
-	if last, err = keyIndex(lk); err != nil {
-		return 0, 0, err
-	}
-	return first, last, nil
 }

@@ -348,7 +348,7 @@ func TestBatchFallback(t *testing.T) {
 	g1, g2 := s.Group(1), s.Group(2)
 	mk := func(r *request) *request { r.done = make(chan error, 1); return r }
 	enc := appendLog(nil, entry(1, 1))
-	good1 := mk(&request{g: g1, op: opAppend, buf: enc, ends: []int{len(enc)}, keys: indexKey(nil, 1)})
+	good1 := mk(&request{g: g1, op: opAppend, buf: enc, ends: []int{len(enc)}, idx: []uint64{1}})
 	bad := mk(&request{g: g2, op: opSet, key: nil, val: []byte("x")})
 	good2 := mk(&request{g: g2, op: opSet, key: []byte("k"), val: []byte("v")})
 	before := s.Stats()
