@@ -53,7 +53,10 @@ func (n *Node) infoPersistence() string {
 		g.fsm.read(func(db *fsm.DB) { dirty += db.Dirty() })
 	}
 	fsync := "always"
-	if n.cfg.NoSync {
+	switch {
+	case n.cfg.NoSync && n.cfg.SyncEvery > 0:
+		fsync = "everysec"
+	case n.cfg.NoSync:
 		fsync = "no"
 	}
 	st := n.store.Stats()

@@ -36,11 +36,14 @@ type Config struct {
 	ClusterListener net.Listener
 	Groups          int  // data groups created when bootstrapping (cluster-groups)
 	Replicas        int  // replicas per group (cluster-replicas)
-	NoSync          bool // appendfsync no: acknowledge before fsync (unsafe)
-	Tune            RaftTuning
-	Hz              int // active expiry cycles per second
-	Mode            string
-	Logger          *slog.Logger
+	NoSync          bool // appendfsync no/everysec: acknowledge before fsync (unsafe)
+	// SyncEvery, with NoSync, fsyncs the log periodically (appendfsync
+	// everysec: 1s). Zero never syncs explicitly (appendfsync no).
+	SyncEvery time.Duration
+	Tune      RaftTuning
+	Hz        int // active expiry cycles per second
+	Mode      string
+	Logger    *slog.Logger
 }
 
 // identity is what a node persists about itself outside raft.
@@ -213,7 +216,28 @@ func (n *Node) open() error {
 	}
 	n.wg.Add(1)
 	go n.metaLoop()
+	if n.cfg.NoSync && n.cfg.SyncEvery > 0 {
+		n.wg.Add(1)
+		go n.syncLoop()
+	}
 	return nil
+}
+
+// syncLoop implements appendfsync everysec.
+func (n *Node) syncLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.SyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			if err := n.store.Sync(); err != nil {
+				n.log.Warn("periodic log fsync failed", "err", err)
+			}
+		}
+	}
 }
 
 func (n *Node) startGroup(gid uint32, advertise net.Addr, boot []raft.Server) error {

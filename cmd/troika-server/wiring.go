@@ -97,3 +97,11 @@ func (p protectedListener) Accept() (net.Conn, error) {
 		return c, nil
 	}
 }
+
+// everysec returns the periodic fsync interval for appendfsync.
+func everysec(mode string) time.Duration {
+	if mode == config.FsyncEverysec {
+		return time.Second
+	}
+	return 0
+}

@@ -353,3 +353,18 @@ func (s *Store) finish(batch []*request, t *txn, err error) {
 		r.done <- err
 	}
 }
+
+// Sync flushes the log file to stable storage. With NoSync (appendfsync
+// everysec) the node calls it once a second, bounding what a power loss can
+// take to about a second of acknowledged writes.
+func (s *Store) Sync() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.db.Sync(); err != nil {
+		return fmt.Errorf("raft log sync: %w", err)
+	}
+	return nil
+}
