@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -152,18 +151,12 @@ func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) 
 	}
 	// One proposal per group; groups are proposed concurrently when a
 	// pipeline spans several.
-	if len(order) == 1 {
-		order[0].res = order[0].g.prop.propose(order[0].cmds)
-	} else if len(order) > 1 {
-		var wg sync.WaitGroup
-		for _, b := range order {
-			wg.Add(1)
-			go func(b *groupBatch) {
-				defer wg.Done()
-				b.res = b.g.prop.propose(b.cmds)
-			}(b)
-		}
-		wg.Wait()
+	started := make([]*proposal, len(order))
+	for k, b := range order {
+		started[k] = b.g.prop.start(b.cmds)
+	}
+	for k, b := range order {
+		b.res = b.g.prop.wait(started[k])
 	}
 	for _, b := range order {
 		res := b.res
@@ -228,17 +221,16 @@ func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
 		s.idx = append(s.idx, i)
 	}
 	if len(order) == 1 {
+		// Coalesced with other clients' reads of the group.
 		order[0].err = order[0].g.linearize(rctx)
 	} else if len(order) > 1 {
-		done := make(chan struct{}, len(order))
-		for _, s := range order {
-			go func(s *readSet) {
-				s.err = s.g.linearize(rctx)
-				done <- struct{}{}
-			}(s)
+		// Verify every group at once: start all rounds, then wait.
+		rounds := make([]pendingRound, len(order))
+		for k, s := range order {
+			rounds[k] = s.g.reads.start()
 		}
-		for range order {
-			<-done
+		for k, s := range order {
+			s.err = s.g.reads.finish(rounds[k])
 		}
 	}
 	for _, s := range order {

@@ -62,27 +62,42 @@ var errProposerClosed = errors.New("proposer closed")
 
 // propose appends cmds to the log and returns their replies.
 func (p *proposer) propose(cmds []prepared) proposalResult {
+	return p.wait(p.start(cmds))
+}
+
+// start queues cmds and, if nobody is flushing, flushes the queue (raft.Apply
+// only enqueues, so this returns quickly). A pipeline spanning several
+// groups starts all of them before waiting on any.
+func (p *proposer) start(cmds []prepared) *proposal {
 	pr := &proposal{cmds: cmds, ready: make(chan struct{})}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return proposalResult{err: errProposerClosed}
+		pr.err = errProposerClosed
+		close(pr.ready)
+		return pr
 	}
 	p.queue = append(p.queue, pr)
 	lead := !p.flushing
 	p.flushing = true
 	p.mu.Unlock()
+	if lead {
+		p.flushUntil(pr)
+	}
+	return pr
+}
+
+// wait returns the replies of a started proposal.
+func (p *proposer) wait(pr *proposal) proposalResult {
 	for {
-		if lead {
-			p.flushUntil(pr)
-		}
 		<-pr.ready
 		if !pr.flush {
 			break
 		}
 		// The previous flusher handed the role to us; our proposal is
 		// still queued.
-		pr.flush, pr.ready, lead = false, make(chan struct{}), true
+		pr.flush, pr.ready = false, make(chan struct{})
+		p.flushUntil(pr)
 	}
 	if pr.err != nil {
 		return proposalResult{err: pr.err}
@@ -97,7 +112,7 @@ func (p *proposer) propose(cmds []prepared) proposalResult {
 	case res.err != nil:
 		return proposalResult{err: res.err}
 	}
-	n := len(cmds)
+	n := len(pr.cmds)
 	if pr.off+n > len(res.replies) {
 		return proposalResult{err: errors.New("reply count mismatch")}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"sync"
+
+	"github.com/hashicorp/raft"
 )
 
 // errNotReady means this node is not (yet) a leader that may serve: it is a
@@ -141,15 +143,38 @@ func (ri *readIndexer) close() {
 	ri.mu.Unlock()
 }
 
-func (ri *readIndexer) round() error {
+// pendingRound is a read barrier whose leadership check is in flight.
+type pendingRound struct {
+	term uint64
+	idx  uint64
+	f    raft.Future
+	err  error
+}
+
+// start begins an uncoalesced read barrier: sample the commit index and
+// send the leadership check without waiting for it. A pipeline reading from
+// several groups starts one per group, then finishes them all.
+func (ri *readIndexer) start() pendingRound {
 	term, ok := ri.h.ready()
 	if !ok {
-		return errNotReady
+		return pendingRound{err: errNotReady}
 	}
-	idx := ri.h.raft.CommitIndex()
-	if err := ri.h.verify(); err != nil {
+	return pendingRound{term: term, idx: ri.h.raft.CommitIndex(), f: ri.h.raft.VerifyLeader()}
+}
+
+// finish completes a barrier begun by start.
+func (ri *readIndexer) finish(p pendingRound) error {
+	if p.err != nil {
+		return p.err
+	}
+	if err := p.f.Error(); err != nil {
 		return err
 	}
+	return ri.applied(p.term, p.idx)
+}
+
+// applied checks the term is unchanged and waits for the FSM to reach idx.
+func (ri *readIndexer) applied(term, idx uint64) error {
 	if t, ok := ri.h.ready(); !ok || t != term {
 		return errNotReady
 	}
@@ -159,4 +184,16 @@ func (ri *readIndexer) round() error {
 	ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
 	defer cancel()
 	return ri.fsm.waitApplied(ctx, idx)
+}
+
+func (ri *readIndexer) round() error {
+	term, ok := ri.h.ready()
+	if !ok {
+		return errNotReady
+	}
+	idx := ri.h.raft.CommitIndex()
+	if err := ri.h.verify(); err != nil {
+		return err
+	}
+	return ri.applied(term, idx)
 }
