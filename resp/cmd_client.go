@@ -2,6 +2,7 @@ package resp
 
 import (
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"strconv"
 	"strings"
 	"time"
@@ -174,7 +175,7 @@ func cmdClientList(c *conn, args [][]byte) {
 			byID[o.id] = o
 		}
 		for _, a := range args[3:] {
-			id, ok := parseRedisInt(a)
+			id, ok := fsm.ParseInt(a)
 			if !ok {
 				c.w.error(msgInvalidClientID)
 				return
@@ -276,7 +277,7 @@ func cmdClientKill(c *conn, args [][]byte) {
 			v := string(args[i+1])
 			switch strings.ToLower(string(args[i])) {
 			case "id":
-				n, ok := parseRedisInt(args[i+1])
+				n, ok := fsm.ParseInt(args[i+1])
 				if !ok || n < 1 {
 					c.w.error(msgKillClientID)
 					return

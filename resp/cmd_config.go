@@ -2,6 +2,7 @@ package resp
 
 import (
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"strings"
 )
 
@@ -144,7 +145,7 @@ func cmdSlowlogGet(c *conn, args [][]byte) {
 		return
 	}
 	if len(args) == 3 {
-		n, ok := parseRedisInt(args[2])
+		n, ok := fsm.ParseInt(args[2])
 		if !ok || n < -1 {
 			c.w.error(msgSlowlogCount)
 			return

@@ -3,6 +3,7 @@ package resp
 import (
 	"crypto/subtle"
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -132,7 +133,7 @@ func cmdAsking(c *conn, _ [][]byte) {
 
 // cmdSelect: only database 0 exists in cluster mode.
 func cmdSelect(c *conn, args [][]byte) {
-	id, ok := parseRedisInt(args[1])
+	id, ok := fsm.ParseInt(args[1])
 	if !ok || id < -1<<31 || id > 1<<31-1 {
 		c.w.error(msgNotInt)
 		return
@@ -184,7 +185,7 @@ func cmdHello(c *conn, args [][]byte) {
 	var ver int64
 	next := 1
 	if len(args) >= 2 {
-		v, ok := parseRedisInt(args[1])
+		v, ok := fsm.ParseInt(args[1])
 		if !ok {
 			c.w.error(msgProtoNotInt)
 			return

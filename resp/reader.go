@@ -3,6 +3,7 @@ package resp
 import (
 	"bytes"
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"io"
 	"math"
 )
@@ -167,7 +168,7 @@ func (r *reader) multibulkHeader(lim readLimits) (bool, error) {
 	if !ok {
 		return false, err
 	}
-	n, valid := parseRedisInt(r.buf[r.pos+1 : end])
+	n, valid := fsm.ParseInt(r.buf[r.pos+1 : end])
 	if !valid || n > math.MaxInt32 || n > lim.maxMultibulk {
 		return false, &ProtocolError{Text: msgProtoMultibulkLen}
 	}
@@ -195,7 +196,7 @@ func (r *reader) multibulkArgs(lim readLimits) (bool, error) {
 			if c := r.buf[r.pos]; c != '$' {
 				return false, &ProtocolError{Text: fmt.Sprintf(msgProtoExpectedDollar, c)}
 			}
-			n, valid := parseRedisInt(r.buf[r.pos+1 : end])
+			n, valid := fsm.ParseInt(r.buf[r.pos+1 : end])
 			if !valid || n < 0 || n > lim.maxBulk {
 				return false, &ProtocolError{Text: msgProtoBulkLen}
 			}
@@ -265,46 +266,4 @@ func (r *reader) inline() (args [][]byte, done bool, err error) {
 	r.pos += i + 1
 	r.start = r.pos
 	return args, true, nil
-}
-
-// parseRedisInt parses a decimal integer with the rules of Redis's
-// string2ll: optional '-', no '+', no leading zeros, no spaces, at most
-// 20 bytes, no overflow.
-func parseRedisInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
-	}
-	if len(b) == 1 && b[0] == '0' {
-		return 0, true
-	}
-	neg := b[0] == '-'
-	if neg {
-		b = b[1:]
-		if len(b) == 0 {
-			return 0, false
-		}
-	}
-	if b[0] < '1' || b[0] > '9' {
-		return 0, false
-	}
-	var v uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		if v > (math.MaxUint64-9)/10 {
-			return 0, false
-		}
-		v = v*10 + uint64(c-'0')
-	}
-	if neg {
-		if v > 1<<63 {
-			return 0, false
-		}
-		return -int64(v), true
-	}
-	if v > math.MaxInt64 {
-		return 0, false
-	}
-	return int64(v), true
 }

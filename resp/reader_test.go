@@ -2,6 +2,7 @@ package resp
 
 import (
 	"errors"
+	"github.com/troika-db/troika/fsm"
 	"reflect"
 	"strings"
 	"testing"
@@ -188,13 +189,13 @@ func TestReaderArgsAreCopies(t *testing.T) {
 func TestParseRedisInt(t *testing.T) {
 	good := map[string]int64{"0": 0, "1": 1, "-1": -1, "9223372036854775807": 1<<63 - 1, "-9223372036854775808": -1 << 63}
 	for s, want := range good {
-		if got, ok := parseRedisInt([]byte(s)); !ok || got != want {
-			t.Errorf("parseRedisInt(%q) = %d, %v", s, got, ok)
+		if got, ok := fsm.ParseInt([]byte(s)); !ok || got != want {
+			t.Errorf("fsm.ParseInt(%q) = %d, %v", s, got, ok)
 		}
 	}
 	for _, s := range []string{"", "-", "+1", "01", "-0", " 1", "1 ", "1a", "9223372036854775808", "-9223372036854775809", "18446744073709551616"} {
-		if _, ok := parseRedisInt([]byte(s)); ok {
-			t.Errorf("parseRedisInt(%q) accepted", s)
+		if _, ok := fsm.ParseInt([]byte(s)); ok {
+			t.Errorf("fsm.ParseInt(%q) accepted", s)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"io"
 	"io/fs"
 	"os"
@@ -29,7 +30,7 @@ func Default() *Config {
 		d := &table[i]
 		args := []string{d.Default}
 		if d.multi && d.Default != "" {
-			args, _ = SplitArgs(d.Default)
+			args, _ = fsm.SplitArgs(d.Default)
 		}
 		v, err := d.set(args, "", false)
 		if err != nil {
@@ -148,7 +149,7 @@ func Load(args []string, stdin io.Reader) (*Config, error) {
 			}
 			opts.WriteString(a[2:])
 			opts.WriteByte(' ')
-			if words, err := SplitArgs(a); err != nil || len(words) != 1 {
+			if words, err := fsm.SplitArgs(a); err != nil || len(words) != 1 {
 				// "--port 6380" in one argument carries its own value.
 				handledLast = true
 				continue
@@ -162,7 +163,7 @@ func Load(args []string, stdin io.Reader) (*Config, error) {
 				}
 			}
 		default:
-			opts.WriteString(Quote(a))
+			opts.WriteString(fsm.Quote(a))
 			opts.WriteByte(' ')
 			handledLast = true
 		}
@@ -235,7 +236,7 @@ func (c *Config) apply(text, file string, depth int) error {
 		fail := func(dir, msg string, cause error) error {
 			return &Error{File: file, Line: i + 1, Text: line, Directive: dir, Msg: msg, Err: cause}
 		}
-		args, err := SplitArgs(line)
+		args, err := fsm.SplitArgs(line)
 		if err != nil {
 			// Name the directive as best we can: the line's first word.
 			first, _, _ := strings.Cut(strings.TrimLeft(line, " \t\v\f"), " ")
@@ -252,7 +253,7 @@ func (c *Config) apply(text, file string, depth int) error {
 			}
 			if d.multi && len(vals) == 1 && vals[0] != "" {
 				// `bind "a b"` (and every --bind a b) splits again.
-				if vals, err = SplitArgs(vals[0]); err != nil {
+				if vals, err = fsm.SplitArgs(vals[0]); err != nil {
 					return fail(name, "Unbalanced quotes in configuration line", err)
 				}
 			}

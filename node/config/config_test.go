@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/troika-db/troika/fsm"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -128,7 +129,7 @@ func TestParseSample(t *testing.T) {
 	if err := os.WriteFile(inc, []byte("loglevel warning\ncluster-groups 8\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse(sampleConf + "include " + Quote(inc) + "\ncluster-groups 32\n")
+	c, err := Parse(sampleConf + "include " + fsm.Quote(inc) + "\ncluster-groups 32\n")
 	if err != nil {
 		t.Fatalf("Parse: %v", err)
 	}

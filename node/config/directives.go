@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"math"
 	"net"
 	"strconv"
@@ -242,7 +243,7 @@ func bindKind() kind {
 		}
 		for _, a := range args {
 			if a == "" || strings.ContainsAny(a, " \t") {
-				return "", fmt.Errorf("invalid bind address %s", Quote(a))
+				return "", fmt.Errorf("invalid bind address %s", fsm.Quote(a))
 			}
 		}
 		return strings.Join(args, " "), nil

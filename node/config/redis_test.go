@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/troika-db/troika/fsm"
 	"io"
 	"math/rand"
 	"net"
@@ -168,7 +169,7 @@ func TestSplitArgsMatchRedis(t *testing.T) {
 		lines = append(lines, line)
 	}
 	for _, line := range lines {
-		want, splitErr := SplitArgs(line)
+		want, splitErr := fsm.SplitArgs(line)
 		// RPUSH a marker first so that the request is never empty.
 		fmt.Fprintf(conn, "RPUSH L __ %s\n", line)
 		reply, err := r.ReadString('\n')

@@ -309,3 +309,6 @@ func asciiToLower(s string) string {
 	}
 	return s
 }
+
+// isCSpace is C's isspace in the "C" locale.
+func isCSpace(c byte) bool { return c == ' ' || (c >= '\t' && c <= '\r') }

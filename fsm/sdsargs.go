@@ -1,4 +1,4 @@
-package config
+package fsm
 
 import (
 	"errors"
@@ -140,9 +140,6 @@ func Quote(s string) string {
 }
 
 // isCSpace is C's isspace in the C locale.
-func isCSpace(c byte) bool {
-	return c == ' ' || (c >= '\t' && c <= '\r')
-}
 
 func isHex(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')

@@ -1,4 +1,4 @@
-package config
+package fsm
 
 import (
 	"errors"
