@@ -45,7 +45,7 @@ wait_ready() { # port
 wait_ready $P_REDIS; wait_ready $P_AOF; wait_ready $P_TROIKA
 
 rps() { # port test pipeline -> requests per second
-  redis-benchmark -p "$1" -t "$2" -n "$N" -c "$CLIENTS" -P "$3" -r 100000 -d 10 -q 2>/dev/null \
+  timeout 300 redis-benchmark -p "$1" -t "$2" -n "$N" -c "$CLIENTS" -P "$3" -r 100000 -d 10 -q 2>/dev/null \
     | tr '\r' '\n' | awk -v t="$(echo "$2" | tr a-z A-Z)" '$1==t":" {v=$2} END {print v+0}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b>0) printf "%.2f", a/b; else print "n/a" }'; }
