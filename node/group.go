@@ -33,9 +33,10 @@ type raftHost struct {
 	// readyTerm is the term in which this node, as leader, has applied a
 	// barrier (so every entry committed by earlier leaders is applied).
 	readyTerm atomic.Uint64
-	// afterBarrier runs once the barrier of a new term has completed, before
+	// afterBarrier runs once the barrier of a new term has completed, with
+	// the barrier's log index (everything up to it is applied), before
 	// the group is marked ready (the data group publishes its applied index).
-	afterBarrier func()
+	afterBarrier func(index uint64)
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -189,8 +190,12 @@ func (h *raftHost) establish() {
 		term := h.raft.CurrentTerm()
 		err := h.raft.Barrier(5 * time.Second).Error()
 		if err == nil {
+			// Nothing is proposed in this term before the group is ready,
+			// so the last log index is the barrier's own index. (raft's
+			// AppliedIndex is not: it is advanced after the FSM goroutine
+			// may already have answered the barrier.)
 			if h.afterBarrier != nil {
-				h.afterBarrier()
+				h.afterBarrier(h.raft.LastIndex())
 			}
 			if h.raft.CurrentTerm() == term && h.raft.State() == raft.Leader {
 				h.readyTerm.Store(term)

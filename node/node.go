@@ -259,7 +259,7 @@ func (n *Node) startGroup(gid uint32, advertise net.Addr, boot []raft.Server) er
 	g.fsm.publish(host.raft.AppliedIndex())
 	// After a term's barrier, every entry up to the barrier is applied,
 	// including no-ops and barriers raft never hands to the FSM.
-	host.afterBarrier = func() { g.fsm.publish(host.raft.AppliedIndex()) }
+	host.afterBarrier = func(index uint64) { g.fsm.publish(index) }
 	g.prop = newProposer(host.raft, g.clock)
 	g.reads = newReadIndexer(host, g.fsm)
 	g.hz.Store(n.hz.Load())
