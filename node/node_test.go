@@ -236,3 +236,32 @@ func TestConcurrentReadsWithCancellation(t *testing.T) {
 		}
 	}
 }
+
+// Many writers to one group: their proposals share log entries, and each
+// waiter must get its own replies (raft futures are single-consumer).
+func TestConcurrentWritersShareEntries(t *testing.T) {
+	n := startNode(t, t.TempDir(), 2, RaftTuning{})
+	defer n.Close()
+	const writers, each = 32, 100
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		go func(w int) {
+			for i := 0; i < each; i++ {
+				key := fmt.Sprintf("{same}w%d:%d", w, i)
+				if r := n.Exec(context.Background(), []Cmd{cmdOf("INCRBY", key, fmt.Sprint(i+1))})[0]; r.Kind != fsm.KindInt || r.Int != int64(i+1) {
+					errs <- fmt.Errorf("writer %d op %d: %+v", w, i, r)
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < writers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := do(t, n, "DBSIZE"); r.Int != writers*each {
+		t.Fatalf("DBSIZE = %d, want %d", r.Int, writers*each)
+	}
+}

@@ -21,7 +21,7 @@ type prepared struct {
 type proposal struct {
 	cmds  []prepared
 	ready chan struct{} // closed once f and off are set, or flusher is true
-	f     raft.ApplyFuture
+	f     *sharedFuture
 	off   int  // index of this proposal's first reply in the entry
 	flush bool // woken to take over flushing instead
 	err   error
@@ -102,10 +102,11 @@ func (p *proposer) wait(pr *proposal) proposalResult {
 	if pr.err != nil {
 		return proposalResult{err: pr.err}
 	}
-	if err := pr.f.Error(); err != nil {
+	resp, err := pr.f.wait()
+	if err != nil {
 		return proposalResult{err: err}
 	}
-	res, _ := pr.f.Response().(*applyResult)
+	res, _ := resp.(*applyResult)
 	switch {
 	case res == nil:
 		return proposalResult{err: errors.New("no apply result")}
@@ -191,7 +192,7 @@ func (p *proposer) propose1(batch []*proposal) {
 	if cap(buf) <= 1<<20 {
 		p.buf = buf
 	}
-	f := p.r.Apply(data, 10*time.Second)
+	f := &sharedFuture{f: p.r.Apply(data, 10*time.Second)}
 	for _, pr := range batch {
 		pr.f = f
 		close(pr.ready)
@@ -205,4 +206,23 @@ func (p *proposer) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.mu.Unlock()
+}
+
+// sharedFuture lets every proposal of one entry wait on its raft future.
+// raft's futures are single-consumer: Error receives the result from a
+// one-slot channel, so a second concurrent caller would block forever.
+type sharedFuture struct {
+	f    raft.ApplyFuture
+	once sync.Once
+	resp interface{}
+	err  error
+}
+
+func (s *sharedFuture) wait() (interface{}, error) {
+	s.once.Do(func() {
+		if s.err = s.f.Error(); s.err == nil {
+			s.resp = s.f.Response()
+		}
+	})
+	return s.resp, s.err
 }
