@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -229,6 +230,7 @@ func unknownCommandText(args [][]byte) string {
 		if b.Len() >= 128 {
 			break
 		}
+		a = untilNUL(a)
 		room := 128 - b.Len()
 		if len(a) > room {
 			a = a[:room]
@@ -248,7 +250,18 @@ func wrongArgsText(fullName string) string {
 	return fmt.Sprintf(msgWrongArgs, fullName)
 }
 
+// untilNUL cuts b at its first NUL: Redis formats these texts with %s on
+// C strings, which stop there.
+func untilNUL(b []byte) []byte {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		return b[:i]
+	}
+	return b
+}
+
+// truncate is Redis's "%.<n>s" of a C string.
 func truncate(b []byte, n int) string {
+	b = untilNUL(b)
 	if len(b) > n {
 		b = b[:n]
 	}
