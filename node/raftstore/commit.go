@@ -307,16 +307,7 @@ func (s *Store) publish(t *txn) {
 			recut = append(recut, g)
 		}
 	}
-	for _, g := range recut {
-		c := canonicalCuts(g.cuts, &g.idx)
-		if g.nrecs == 0 {
-			c = nil
-		}
-		if !slices.Equal(c, g.cuts) {
-			g.cuts = c
-			s.dirty[g] = true
-		}
-	}
+	s.recanonicalize(recut)
 }
 
 // release drops one reference to a record; unreferenced records become
@@ -328,5 +319,20 @@ func (s *Store) release(l loc) {
 	}
 	if rm.live--; rm.live == 0 {
 		s.garbage = append(s.garbage, l.seq)
+	}
+}
+
+// recanonicalize merges each group's cuts to the canonical form and marks
+// the groups whose durable bounds must be rewritten.
+func (s *Store) recanonicalize(groups []*GroupStore) {
+	for _, g := range groups {
+		c := canonicalCuts(g.cuts, &g.idx)
+		if g.nrecs == 0 {
+			c = nil
+		}
+		if !slices.Equal(c, g.cuts) {
+			g.cuts = c
+			s.dirty[g] = true
+		}
 	}
 }

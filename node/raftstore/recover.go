@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
-	"slices"
 
 	"go.etcd.io/bbolt"
 )
@@ -37,16 +36,7 @@ func (s *Store) init() error {
 				recut = append(recut, g)
 			}
 		}
-		for _, g := range recut {
-			c := canonicalCuts(g.cuts, &g.idx)
-			if g.nrecs == 0 {
-				c = nil
-			}
-			if !slices.Equal(c, g.cuts) {
-				g.cuts = c
-				s.dirty[g] = true
-			}
-		}
+		s.recanonicalize(recut)
 		t = &txn{seq: s.nextSeq}
 		s.prepareMaintenance(t)
 		return s.write(tx, t, nil, nil)
