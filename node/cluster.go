@@ -91,7 +91,10 @@ func (n *Node) Cluster(ctx context.Context, args [][]byte) fsm.Reply {
 			return wrong
 		}
 		slot, ok := fsm.ParseInt(args[2])
-		if !ok || slot < 0 || slot >= slots.Count {
+		if !ok {
+			return fsm.Err(fsm.CodeNotInt)
+		}
+		if slot < 0 || slot >= slots.Count {
 			return fsm.ErrMsg("ERR Invalid slot")
 		}
 		g, rep := n.route(ctx, int(slot))
@@ -110,7 +113,10 @@ func (n *Node) Cluster(ctx context.Context, args [][]byte) fsm.Reply {
 		}
 		slot, ok1 := fsm.ParseInt(args[2])
 		count, ok2 := fsm.ParseInt(args[3])
-		if !ok1 || !ok2 || slot < 0 || slot >= slots.Count || count < 0 {
+		if !ok1 || !ok2 {
+			return fsm.Err(fsm.CodeNotInt)
+		}
+		if slot < 0 || slot >= slots.Count || count < 0 {
 			return fsm.ErrMsg("ERR Invalid slot or number of keys")
 		}
 		out := []fsm.Reply{}

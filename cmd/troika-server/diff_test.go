@@ -27,6 +27,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -216,6 +217,7 @@ func normalize(mode string, n rnode) string {
 }
 
 func TestDiffScripts(t *testing.T) {
+	t.Parallel()
 	raddr := startRedis(t)
 	tk := startTroika(t)
 	scripts := loadScripts(t)
@@ -231,9 +233,8 @@ func TestDiffScripts(t *testing.T) {
 }
 
 func runScript(t *testing.T, raddr, taddr string, s script) {
-	if s.blocked != "" {
-		t.Skip("blocked on " + s.blocked)
-	}
+	skipIfBlocked(t, s.blocked)
+	verbose := os.Getenv("TROIKA_DIFF_VERBOSE") != "" // log every exchange
 	r, tr := mustDial(t, raddr), mustDial(t, taddr)
 	for _, c := range []*rawConn{r, tr} {
 		if got := c.mustDo(t, "FLUSHALL"); got != "+OK\r\n" {
@@ -250,6 +251,9 @@ func runScript(t *testing.T, raddr, taddr string, s script) {
 		if rerr != nil || terr != nil {
 			t.Fatalf("%s step %d %s: I/O error: redis %v, troika %v (redis %q, troika %q)",
 				s.name, i+1, st.line, rerr, terr, want, got)
+		}
+		if verbose {
+			t.Logf("%s\n  redis:  %q\n  troika: %q", shorten(st.line), shorten(string(want)), shorten(string(got)))
 		}
 		if !sameReply(st.mode, want, got) {
 			t.Errorf("%s step %d: %s\n  redis:  %q\n  troika: %q", s.name, i+1, shorten(st.line), want, got)
@@ -275,6 +279,7 @@ func shorten(s string) string {
 // compares full SCAN iterations as sets (cursor values and batch contents
 // legitimately differ), with and without MATCH/TYPE/COUNT.
 func TestDiffScan(t *testing.T) {
+	t.Parallel()
 	raddr := startRedis(t)
 	tk := startTroika(t)
 	r, tr := mustDial(t, raddr), mustDial(t, tk.addr())
@@ -287,12 +292,9 @@ func TestDiffScan(t *testing.T) {
 		}
 	}
 	for _, c := range []*rawConn{r, tr} {
-		if err := c.send(pipe.Bytes()); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < n+n/3; i++ {
-			if b, err := c.read(); err != nil || string(b) != "+OK\r\n" {
-				t.Fatalf("SET #%d: %q %v", i, b, err)
+		for i, b := range c.pipeline(t, pipe.Bytes(), n+(n+2)/3) {
+			if string(b) != "+OK\r\n" {
+				t.Fatalf("SET #%d: %q", i, b)
 			}
 		}
 	}
@@ -304,8 +306,8 @@ func TestDiffScan(t *testing.T) {
 			t.Errorf("SCAN %v: redis %d keys, troika %d keys; first differences: %v", opts, len(want), len(got),
 				firstDiff(want, got))
 		}
-		if opts == nil && len(want) != n+n/3 {
-			t.Errorf("SCAN found %d keys, want %d", len(want), n+n/3)
+		if opts == nil && len(want) != n+(n+2)/3 {
+			t.Errorf("SCAN found %d keys, want %d", len(want), n+(n+2)/3)
 		}
 	}
 	// Errors and edge cursors, byte-exact.
@@ -366,6 +368,136 @@ func firstDiff(a, b []string) []string {
 		if !inA[k] && len(out) < 10 {
 			out = append(out, "only troika: "+k)
 		}
+	}
+	return out
+}
+
+// TestDiffRandomPipeline sends the same seeded random mix of string and
+// keyspace commands to both servers as one pipelined write and compares
+// every reply: replies must come back in order, and reads inside the
+// pipeline must see the writes queued before them, across all groups.
+func TestDiffRandomPipeline(t *testing.T) {
+	t.Parallel()
+	raddr := startRedis(t)
+	tk := startTroika(t)
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("TROIKA_PIPELINE_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("seed %d (TROIKA_PIPELINE_SEED reproduces)", seed)
+	cmds := randomCommands(rand.New(rand.NewPCG(uint64(seed), 0)), 20000, time.Now())
+	var req bytes.Buffer
+	for _, c := range cmds {
+		req.Write(encode(c...))
+	}
+	want := mustDial(t, raddr).pipeline(t, req.Bytes(), len(cmds))
+	got := mustDial(t, tk.addr()).pipeline(t, req.Bytes(), len(cmds))
+	bad := 0
+	for i := range cmds {
+		if !bytes.Equal(want[i], got[i]) {
+			t.Errorf("command %d %q:\n  redis:  %q\n  troika: %q", i, cmds[i], shorten(string(want[i])), shorten(string(got[i])))
+			if bad++; bad == 10 {
+				t.FailNow()
+			}
+		}
+	}
+}
+
+// randomCommands returns n commands over a small keyspace: 64 hash tags
+// (spread over the slots, hence the groups) of 6 keys each.
+func randomCommands(r *rand.Rand, n int, now time.Time) [][]string {
+	deadline := strconv.FormatInt(now.Add(5*time.Hour).Unix(), 10)
+	tag := func() string { return fmt.Sprintf("{t%d}", r.IntN(64)) }
+	key := func(tg string) string { return fmt.Sprintf("%sk%d", tg, r.IntN(6)) }
+	num := func() string { return strconv.Itoa(r.IntN(200) - 100) }
+	val := func() string {
+		switch r.IntN(4) {
+		case 0:
+			return num()
+		case 1:
+			return ""
+		default:
+			return strings.Repeat(string(rune('a'+r.IntN(26))), 1+r.IntN(12))
+		}
+	}
+	out := make([][]string, 0, n)
+	for len(out) < n {
+		tg := tag()
+		k, k2 := key(tg), key(tg)
+		var c []string
+		switch r.IntN(30) {
+		case 0:
+			c = []string{"SET", k, val()}
+		case 1:
+			opts := [][]string{{"NX"}, {"XX"}, {"GET"}, {"KEEPTTL"}, {"EXAT", deadline}, {"XX", "GET"}, {"NX", "GET"}}
+			c = append([]string{"SET", k, val()}, opts[r.IntN(len(opts))]...)
+		case 2, 3:
+			c = []string{"GET", k}
+		case 4:
+			c = []string{"INCR", k}
+		case 5:
+			c = []string{"INCRBY", k, num()}
+		case 6:
+			c = []string{"DECRBY", k, num()}
+		case 7:
+			c = []string{"APPEND", k, val()}
+		case 8:
+			c = []string{"DEL", k, k2}
+		case 9:
+			c = []string{"EXISTS", k, k2}
+		case 10:
+			c = []string{"GETSET", k, val()}
+		case 11:
+			c = []string{"GETDEL", k}
+		case 12:
+			c = []string{"SETNX", k, val()}
+		case 13:
+			c = []string{"MSET", k, val(), k2, val()}
+		case 14:
+			c = []string{"MGET", k, k2, key(tg)}
+		case 15:
+			c = []string{"SETRANGE", k, strconv.Itoa(r.IntN(8)), val()}
+		case 16:
+			c = []string{"GETRANGE", k, strconv.Itoa(r.IntN(10) - 5), strconv.Itoa(r.IntN(10) - 5)}
+		case 17:
+			c = []string{"STRLEN", k}
+		case 18:
+			c = []string{"RENAME", k, k2}
+		case 19:
+			c = []string{"RENAMENX", k, k2}
+		case 20:
+			c = []string{"COPY", k, k2}
+			if r.IntN(2) == 0 {
+				c = append(c, "REPLACE")
+			}
+		case 21:
+			c = []string{"EXPIREAT", k, deadline}
+			if r.IntN(3) == 0 {
+				c = append(c, []string{"NX", "XX", "GT", "LT"}[r.IntN(4)])
+			}
+		case 22:
+			c = []string{"PERSIST", k}
+		case 23:
+			c = []string{"EXPIRETIME", k}
+		case 24:
+			c = []string{"INCRBYFLOAT", k, []string{"1.5", "-0.25", "3", "1e3", "0.1"}[r.IntN(5)]}
+		case 25:
+			c = []string{"LCS", k, k2}
+		case 26:
+			c = []string{"MSETNX", k, val(), k2, val()}
+		case 27:
+			c = []string{"GETEX", k, []string{"PERSIST", "EXAT", "GET"}[r.IntN(3)]}
+			if c[2] == "EXAT" {
+				c = append(c, deadline)
+			} else if c[2] == "GET" {
+				c = c[:2]
+			}
+		case 28:
+			c = []string{"TYPE", k}
+		case 29: // not OBJECT ENCODING: it differs after APPEND etc. (FSM-1)
+			c = []string{"UNLINK", k}
+		}
+		out = append(out, c)
 	}
 	return out
 }

@@ -106,6 +106,7 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 			HeartbeatTimeout:  v.RaftHeartbeatTimeout,
 			ElectionTimeout:   v.RaftElectionTimeout,
 			SnapshotThreshold: v.RaftSnapshotThreshold,
+			SnapshotInterval:  v.RaftSnapshotInterval,
 			TrailingLogs:      v.RaftTrailingLogs,
 		},
 	})

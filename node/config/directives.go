@@ -114,6 +114,8 @@ var table = []directive{
 		intKind(5, math.MaxInt32)},
 	{info("raft-heartbeat-timeout", "1000", false, "Troika: milliseconds without leader contact before a follower suspects the leader."),
 		intKind(5, math.MaxInt32)},
+	{info("raft-snapshot-interval", "30000", false, "Troika: how often (ms) each group checks whether it has raft-snapshot-threshold new entries to snapshot (raft adds up to the same again at random)."),
+		intKind(1, math.MaxInt32)},
 	{info("raft-snapshot-threshold", "8192", false, "Troika: Raft log entries per group between snapshots."),
 		intKind(1, math.MaxInt64)},
 	{info("raft-trailing-logs", "10240", false, "Troika: Raft log entries kept after a snapshot, so that slow followers can catch up without one."),

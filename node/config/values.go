@@ -54,6 +54,7 @@ type Values struct {
 	Daemonize   bool // daemonize (always false)
 	DebugUnsafe bool // debug-unsafe
 
+	RaftSnapshotInterval  time.Duration // raft-snapshot-interval (ms)
 	RaftSnapshotThreshold uint64        // raft-snapshot-threshold (entries)
 	RaftTrailingLogs      uint64        // raft-trailing-logs (entries)
 	RaftElectionTimeout   time.Duration // raft-election-timeout (ms)
@@ -109,6 +110,7 @@ func (c *Config) Values() Values {
 		Daemonize:   c.Bool("daemonize"),
 		DebugUnsafe: c.Bool("debug-unsafe"),
 
+		RaftSnapshotInterval:  ms("raft-snapshot-interval"),
 		RaftSnapshotThreshold: uint64(c.Int("raft-snapshot-threshold")),
 		RaftTrailingLogs:      uint64(c.Int("raft-trailing-logs")),
 		RaftElectionTimeout:   ms("raft-election-timeout"),
