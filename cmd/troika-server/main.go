@@ -77,6 +77,7 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("client port: %w", err)
 	}
+	ln = keepAliveListener{Listener: ln, period: v.TCPKeepAlive}
 	if v.ProtectedMode && v.RequirePass == "" && isWildcard(listenHost) {
 		ln = protectedListener{ln}
 	}

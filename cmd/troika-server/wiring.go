@@ -105,3 +105,21 @@ func everysec(mode string) time.Duration {
 	}
 	return 0
 }
+
+// keepAliveListener applies tcp-keepalive to accepted client connections
+// (0 turns keepalive off).
+type keepAliveListener struct {
+	net.Listener
+	period time.Duration
+}
+
+func (k keepAliveListener) Accept() (net.Conn, error) {
+	c, err := k.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: k.period > 0, Idle: k.period, Interval: k.period})
+	}
+	return c, nil
+}
