@@ -479,6 +479,13 @@ func keyRunObject(db *DB, o keyObjectArgs) Reply {
 // through an Encoding() string method.
 func ObjectEncoding(v any) string {
 	switch x := v.(type) {
+	case RawString:
+		return "raw"
+	case FloatString:
+		if len(x) <= 44 {
+			return "embstr"
+		}
+		return "raw"
 	case string:
 		if len(x) <= 20 {
 			if _, ok := ParseInt([]byte(x)); ok {

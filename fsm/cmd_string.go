@@ -444,7 +444,7 @@ func runAppend(db *DB, a keyVal) Reply {
 	if !checkStringLength(int64(len(s)), int64(len(a.val))) {
 		return Err(CodeStringTooLong)
 	}
-	db.Update(a.key, s+string(a.val))
+	db.Update(a.key, RawString(s+string(a.val))) // Redis unshares into "raw"
 	return Int(int64(len(s) + len(a.val)))
 }
 
@@ -540,10 +540,10 @@ func runSetRange(db *DB, a setRangeArgs) Reply {
 	buf := make([]byte, max(int64(len(s)), a.offset+int64(len(a.val))))
 	copy(buf, s)
 	copy(buf[a.offset:], a.val)
-	if ok {
-		db.Update(a.key, string(buf))
+	if ok { // SETRANGE always leaves a "raw" string in Redis
+		db.Update(a.key, RawString(buf))
 	} else {
-		db.Set(a.key, string(buf), 0)
+		db.Set(a.key, RawString(buf), 0)
 	}
 	return Int(int64(len(buf)))
 }
@@ -649,9 +649,9 @@ func runIncrByFloat(db *DB, a keyVal) Reply {
 	}
 	out := formatLongDouble(sum)
 	if ok {
-		db.Update(a.key, out) // keeps the TTL
+		db.Update(a.key, FloatString(out)) // keeps the TTL
 	} else {
-		db.Set(a.key, out, 0)
+		db.Set(a.key, FloatString(out), 0)
 	}
 	return Bulk(out)
 }

@@ -27,16 +27,35 @@ type item struct {
 // object boxes an aggregate value (list, hash, ...): a pointer keeps item small.
 type object struct{ v any }
 
-const flagTTL = 1 << 32
+const (
+	flagTTL   = 1 << 32
+	flagRaw   = 1 << 33 // string stored as RawString
+	flagNoInt = 1 << 34 // string stored as FloatString
+)
+
+// RawString is a string value that Redis keeps in its "raw" encoding
+// whatever its content (the result of APPEND and SETRANGE). OBJECT ENCODING
+// and snapshots preserve the distinction; everything else sees a string.
+type RawString string
+
+// FloatString is a string value Redis never stores as "int" (the result of
+// INCRBYFLOAT): "embstr" or "raw" by length.
+type FloatString string
 
 func (it *item) key() string    { return it.kv[:uint32(it.meta)] }
 func (it *item) hasTTL() bool   { return it.meta&flagTTL != 0 }
 func (it *item) strVal() string { return it.kv[uint32(it.meta):] }
 
-// value returns the stored value: a string, or the aggregate.
+// value returns the stored value: a string (RawString or FloatString when
+// it carries an encoding flag), or the aggregate.
 func (it *item) value() any {
-	if it.obj != nil {
+	switch {
+	case it.obj != nil:
 		return it.obj.v
+	case it.meta&flagRaw != 0:
+		return RawString(it.strVal())
+	case it.meta&flagNoInt != 0:
+		return FloatString(it.strVal())
 	}
 	return it.strVal()
 }
@@ -45,9 +64,16 @@ func probe(key string) item { return item{ord: Ord(key), kv: key, meta: uint64(u
 
 func makeItem(key string, val any, hasTTL bool) item {
 	it := item{ord: Ord(key), meta: uint64(uint32(len(key)))}
-	if s, ok := val.(string); ok {
+	switch s := val.(type) {
+	case string:
 		it.kv = key + s
-	} else {
+	case RawString:
+		it.kv = key + string(s)
+		it.meta |= flagRaw
+	case FloatString:
+		it.kv = key + string(s)
+		it.meta |= flagNoInt
+	default:
 		it.kv = key
 		it.obj = &object{v: val}
 	}
@@ -437,7 +463,7 @@ func (db *DB) RandomKey(pick func(n int) int) (string, bool) {
 // TypeName returns Redis's TYPE name for a stored value.
 func TypeName(v any) string {
 	switch v.(type) {
-	case string:
+	case string, RawString, FloatString:
 		return "string"
 	case nil:
 		return "none"

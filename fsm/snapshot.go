@@ -14,7 +14,9 @@ import (
 // Snapshot record types. Append-only, like opcodes: a snapshot written by
 // one version must load in the next.
 const (
-	recString uint8 = 1
+	recString      uint8 = 1
+	recStringRaw   uint8 = 2 // RawString
+	recStringFloat uint8 = 3 // FloatString
 )
 
 // Snapshot is a point-in-time view of a DB. Taking it is O(1): the B-trees
@@ -75,7 +77,14 @@ func (s *Snapshot) WriteTo(w io.Writer, group uint32) error {
 func encodeRecord(it item, exp int64) (snapshot.Record, error) {
 	key := []byte(it.key())
 	if it.obj == nil {
-		return snapshot.Record{Type: recString, Key: key, Expire: exp, Value: []byte(it.strVal())}, nil
+		typ := recString
+		switch {
+		case it.meta&flagRaw != 0:
+			typ = recStringRaw
+		case it.meta&flagNoInt != 0:
+			typ = recStringFloat
+		}
+		return snapshot.Record{Type: typ, Key: key, Expire: exp, Value: []byte(it.strVal())}, nil
 	}
 	if enc, ok := it.obj.v.(interface{ snapshotRecord() (uint8, []byte) }); ok {
 		t, b := enc.snapshotRecord()
@@ -114,6 +123,10 @@ func ReadSnapshot(r io.Reader) (*DB, error) {
 		switch rec.Type {
 		case recString:
 			val = string(rec.Value)
+		case recStringRaw:
+			val = RawString(rec.Value)
+		case recStringFloat:
+			val = FloatString(rec.Value)
 		default:
 			dec, ok := decoders[rec.Type]
 			if !ok {

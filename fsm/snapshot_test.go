@@ -60,3 +60,27 @@ func TestSnapshotCorruptionRefused(t *testing.T) {
 
 // SlotOf is a test helper: the slot of key.
 func SlotOf(key string) int { return OrdSlot(Ord(key)) }
+
+// OBJECT ENCODING distinctions Redis keeps (raw after APPEND, never int
+// after INCRBYFLOAT) survive a snapshot.
+func TestSnapshotKeepsStringEncodings(t *testing.T) {
+	h := newHarness(t)
+	h.do("APPEND", "a", "12")
+	h.do("APPEND", "a", "3")
+	h.do("INCRBYFLOAT", "f", "3")
+	h.do("SET", "i", "42")
+	var buf bytes.Buffer
+	if err := h.db.Snapshot().WriteTo(&buf, 1); err != nil {
+		t.Fatal(err)
+	}
+	db, err := ReadSnapshot(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.db = db
+	for key, want := range map[string]string{"a": "raw", "f": "embstr", "i": "int"} {
+		h.wantBulk(h.do("OBJECT", "ENCODING", key), want)
+	}
+	h.wantBulk(h.do("GET", "a"), "123")
+	h.wantStatus(h.do("TYPE", "f"), "string")
+}

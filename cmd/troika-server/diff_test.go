@@ -494,8 +494,8 @@ func randomCommands(r *rand.Rand, n int, now time.Time) [][]string {
 			}
 		case 28:
 			c = []string{"TYPE", k}
-		case 29: // not OBJECT ENCODING: it differs after APPEND etc. (FSM-1)
-			c = []string{"UNLINK", k}
+		case 29:
+			c = []string{"OBJECT", "ENCODING", k}
 		}
 		out = append(out, c)
 	}
