@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"errors"
-	"runtime"
 	"sync"
 
 	"github.com/hashicorp/raft"
@@ -82,8 +81,6 @@ func (ri *readIndexer) barrier(ctx context.Context) error {
 // others indefinitely and no background goroutine is needed.
 func (ri *readIndexer) runRounds(own chan error) {
 	for {
-		// Let reads that are runnable right now join this round.
-		runtime.Gosched()
 		ri.mu.Lock()
 		batch := ri.waiting
 		ri.waiting = nil
