@@ -178,15 +178,6 @@ func (d *decoder) bytes(field string) []byte {
 	return out
 }
 
-// keyIndex decodes a layout 1 log key (big-endian uint64 index); used by
-// the migration.
-func keyIndex(k []byte) (uint64, error) {
-	if len(k) != 8 {
-		return 0, fmt.Errorf("%w: log key has %d bytes, want 8", errCorrupt, len(k))
-	}
-	return binary.BigEndian.Uint64(k), nil
-}
-
 // entryIndex verifies an encoded entry's checksum and version and returns
 // its index without decoding the rest (used when rebuilding the index).
 func entryIndex(b []byte) (uint64, error) {

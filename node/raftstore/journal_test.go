@@ -346,66 +346,6 @@ func TestGetLogDetectsCorruptEntry(t *testing.T) {
 	wantLog(t, g, entry(1, 1))
 }
 
-func TestMigrateLayout1(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "raft.db")
-	spans := map[uint32][2]uint64{1: {3, 9}, 7: {1, 2}}
-	db, err := bbolt.Open(path, fileMode, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		mb, _ := tx.CreateBucket(metaBucket)
-		if err := mb.Put(metaVersionKey, binary.BigEndian.AppendUint32(nil, 1)); err != nil {
-			return err
-		}
-		for id, span := range spans {
-			gb, _ := tx.CreateBucket(binary.BigEndian.AppendUint32([]byte{'g'}, id))
-			lb, _ := gb.CreateBucket([]byte("logs"))
-			for i := span[0]; i <= span[1]; i++ {
-				if err := lb.Put(binary.BigEndian.AppendUint64(nil, i), appendLog(nil, entry(i, uint64(id)))); err != nil {
-					return err
-				}
-			}
-			sb, _ := gb.CreateBucket(stableBucket)
-			if err := sb.Put([]byte("CurrentTerm"), binary.BigEndian.AppendUint64(nil, uint64(id))); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
-	for round := 0; round < 2; round++ {
-		s := openStore(t, path)
-		for id, span := range spans {
-			g := s.Group(id)
-			wantBounds(t, g, span[0], span[1])
-			for i := span[0]; i <= span[1]; i++ {
-				wantLog(t, g, entry(i, uint64(id)))
-			}
-			if n, err := g.GetUint64([]byte("CurrentTerm")); err != nil || n != uint64(id) {
-				t.Fatalf("group %d term = %d, %v", id, n, err)
-			}
-		}
-		if round == 0 {
-			mustStore(t, s.Group(1), entry(10, 1))
-			spans[1] = [2]uint64{3, 10}
-		}
-		if err := s.db.View(func(tx *bbolt.Tx) error {
-			if tx.Bucket([]byte("g\x00\x00\x00\x01")) != nil {
-				t.Error("layout 1 bucket left behind")
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.Close(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestSeqsStayAboveCuts: after the newest records are collected, a reopened
 // store must still number new records above every cut, or the cut would
 // kill them at the next restart.

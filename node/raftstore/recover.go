@@ -1,14 +1,13 @@
 package raftstore
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 
 	"go.etcd.io/bbolt"
 )
 
-// init checks (or creates, or migrates) the layout, then rebuilds every
+// init checks (or creates) the layout, then rebuilds every
 // group's index from the bounds and one scan of the journal, verifying every
 // checksum. Records found dead and bounds that can be compacted are cleaned
 // up in the same transaction.
@@ -48,8 +47,8 @@ func (s *Store) init() error {
 	return nil
 }
 
-// checkLayout creates the buckets of a new file, migrates a layout 1 file
-// and rejects anything else.
+// checkLayout creates the buckets of a new file and rejects a file of any
+// other layout version.
 func (s *Store) checkLayout(tx *bbolt.Tx) error {
 	mb := tx.Bucket(metaBucket)
 	if mb == nil {
@@ -70,10 +69,6 @@ func (s *Store) checkLayout(tx *bbolt.Tx) error {
 	v := mb.Get(metaVersionKey)
 	switch {
 	case len(v) == 4 && binary.BigEndian.Uint32(v) == layoutVersion:
-	case len(v) == 4 && binary.BigEndian.Uint32(v) == 1:
-		if err := s.migrateV1(tx, mb); err != nil {
-			return fmt.Errorf("migrate layout 1 to %d: %w", layoutVersion, err)
-		}
 	default:
 		return fmt.Errorf("unsupported layout version %x (want %d)", v, layoutVersion)
 	}
@@ -140,94 +135,4 @@ func (s *Store) scanJournal(jb *bbolt.Bucket) error {
 		}
 		return nil
 	})
-}
-
-// migrateV1 converts a layout 1 file (one bucket per group holding "logs"
-// and "stable" sub-buckets) in place, inside the opening transaction: every
-// group's log becomes journal records (at most migrateRecordBytes each), its
-// stable keys move to the stable bucket, and the old buckets are deleted.
-func (s *Store) migrateV1(tx *bbolt.Tx, mb *bbolt.Bucket) error {
-	const migrateRecordBytes = 4 << 20
-	var names [][]byte
-	if err := tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
-		if len(name) == 5 && name[0] == 'g' {
-			names = append(names, bytes.Clone(name))
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	jb, err := tx.CreateBucketIfNotExists(journalBucket)
-	if err != nil {
-		return fmt.Errorf("create journal bucket: %w", err)
-	}
-	jb.FillPercent = 1.0
-	if _, err := tx.CreateBucketIfNotExists(boundsBucket); err != nil {
-		return fmt.Errorf("create bounds bucket: %w", err)
-	}
-	sb, err := tx.CreateBucketIfNotExists(stableBucket)
-	if err != nil {
-		return fmt.Errorf("create stable bucket: %w", err)
-	}
-	seq := uint64(1)
-	for _, name := range names {
-		id := binary.BigEndian.Uint32(name[1:])
-		gb := tx.Bucket(name)
-		var entries [][]byte
-		size := 0
-		flush := func() error {
-			if len(entries) == 0 {
-				return nil
-			}
-			rec := appendSectionHeader([]byte{recordVersion}, id, len(entries))
-			for _, e := range entries {
-				rec = binary.AppendUvarint(rec, uint64(len(e)))
-				rec = append(rec, e...)
-			}
-			if err := jb.Put(seqKey(seq), sealRecord(rec)); err != nil {
-				return fmt.Errorf("put journal record %d: %w", seq, err)
-			}
-			seq++
-			entries, size = nil, 0
-			return nil
-		}
-		if lb := gb.Bucket([]byte("logs")); lb != nil {
-			if err := lb.ForEach(func(k, v []byte) error {
-				i, err := keyIndex(k)
-				if err != nil {
-					return err
-				}
-				if got, err := entryIndex(v); err != nil {
-					return fmt.Errorf("group %d: log %d: %w", id, i, err)
-				} else if got != i {
-					return fmt.Errorf("%w: group %d: key %d holds entry %d", errCorrupt, id, i, got)
-				}
-				entries = append(entries, bytes.Clone(v))
-				if size += len(v); size >= migrateRecordBytes {
-					return flush()
-				}
-				return nil
-			}); err != nil {
-				return err
-			}
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-		if old := gb.Bucket(stableBucket); old != nil {
-			if err := old.ForEach(func(k, v []byte) error {
-				return sb.Put(stableKey(id, k), bytes.Clone(v))
-			}); err != nil {
-				return fmt.Errorf("group %d: copy stable keys: %w", id, err)
-			}
-		}
-		if err := tx.DeleteBucket(name); err != nil {
-			return fmt.Errorf("group %d: delete old bucket: %w", id, err)
-		}
-	}
-	if err := mb.Put(metaVersionKey, binary.BigEndian.AppendUint32(nil, layoutVersion)); err != nil {
-		return fmt.Errorf("write layout version: %w", err)
-	}
-	s.logger.Info("migrated raft log store to journal layout", "groups", len(names), "records", seq-1)
-	return nil
 }
