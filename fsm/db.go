@@ -154,6 +154,8 @@ type DB struct {
 	now   int64
 	gen   uint64 // bumped by Snapshot; aggregates created in an older gen are cloned before mutation
 	dirty uint64 // number of changes since start (INFO rdb_changes_since_last_save)
+	// restoredIndex: see RestoredIndex.
+	restoredIndex uint64
 	// Applying is true while running inside Apply: lookups then delete
 	// expired keys (deterministically, with the entry's time). During reads
 	// it is false and expired keys are only hidden.
@@ -176,6 +178,10 @@ func (db *DB) SetNow(ms int64) { db.now = ms }
 
 // Now returns the current clock reading (unix ms).
 func (db *DB) Now() int64 { return db.now }
+
+// RestoredIndex is the applied index recorded in the snapshot this DB was
+// read from (0 when unknown or not restored).
+func (db *DB) RestoredIndex() uint64 { return db.restoredIndex }
 
 // Gen returns the current copy-on-write generation (see Aggregate).
 func (db *DB) Gen() uint64 { return db.gen }

@@ -28,7 +28,14 @@ type Snapshot struct {
 	keys *btree.BTreeG[item]
 	ttls *btree.BTreeG[ttlItem]
 	now  int64
+	// index is the replica's applied log index at the time of the view
+	// (set by the owner, see SetIndex), carried in the header so that a
+	// restored replica knows which writes it holds.
+	index uint64
 }
+
+// SetIndex records the applied log index the view reflects.
+func (s *Snapshot) SetIndex(i uint64) { s.index = i }
 
 // Snapshot returns a point-in-time view of db.
 func (db *DB) Snapshot() *Snapshot {
@@ -41,12 +48,15 @@ func (db *DB) Snapshot() *Snapshot {
 func (s *Snapshot) Len() int { return s.keys.Len() }
 
 // snapshotMeta is the header's opaque Meta: the group's clock, so that a
-// restored replica never applies an entry with an earlier time.
-func encodeSnapshotMeta(now int64) []byte { return binary.AppendVarint(nil, now) }
+// restored replica never applies an entry with an earlier time, then the
+// applied index (absent in older snapshots: 0).
+func encodeSnapshotMeta(now int64, index uint64) []byte {
+	return binary.AppendUvarint(binary.AppendVarint(nil, now), index)
+}
 
 // WriteTo streams the view in the snapshot format (snapshot/).
 func (s *Snapshot) WriteTo(w io.Writer, group uint32) error {
-	sw, err := snapshot.NewWriter(w, snapshot.Header{Kind: "data", Group: group, Meta: encodeSnapshotMeta(s.now)})
+	sw, err := snapshot.NewWriter(w, snapshot.Header{Kind: "data", Group: group, Meta: encodeSnapshotMeta(s.now, s.index)})
 	if err != nil {
 		return fmt.Errorf("snapshot header: %w", err)
 	}
@@ -110,6 +120,9 @@ func ReadSnapshot(r io.Reader) (*DB, error) {
 	db := NewDB()
 	if now, n := binary.Varint(h.Meta); n > 0 {
 		db.now = now
+		if idx, k := binary.Uvarint(h.Meta[n:]); k > 0 {
+			db.restoredIndex = idx
+		}
 	}
 	for {
 		rec, err := sr.Next()

@@ -8,22 +8,30 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/troika-db/troika/fsm"
+	"github.com/troika-db/troika/gossip"
 	"github.com/troika-db/troika/slots"
 )
 
-// groupLeader returns the id of the node leading data group gid, as far as
-// this node knows: the raft leader of a local replica, otherwise the first
-// configured replica (gossip leader hints refine this in a multi-node
-// cluster). "" when no leader is known.
+// groupLeader returns the id of the node serving data group gid as master
+// in CLUSTER replies: its leader as far as this node knows (local raft,
+// then gossip hints), else its first alive replica (clients refuse gaps in
+// the slot map, so every range names somebody), else "".
 func (n *Node) groupLeader(cfg *ClusterConfig, gid uint32) string {
-	if g := n.group(gid); g != nil {
-		_, id := g.host.leaderAddr()
+	if id := n.leaderOf(gid); id != "" {
 		return id
 	}
-	if gi, ok := cfg.Group(gid); ok && len(gi.Replicas) > 0 {
-		return gi.Replicas[0]
+	if gi, ok := cfg.Group(gid); ok {
+		for _, r := range gi.Replicas {
+			if n.alive(r) {
+				return r
+			}
+		}
+		if len(gi.Replicas) > 0 {
+			return gi.Replicas[0]
+		}
 	}
 	return ""
 }
@@ -97,7 +105,7 @@ func (n *Node) Cluster(ctx context.Context, args [][]byte) fsm.Reply {
 		if slot < 0 || slot >= slots.Count {
 			return fsm.ErrMsg("ERR Invalid slot")
 		}
-		g, rep := n.route(ctx, int(slot))
+		g, _, rep := n.route(ctx, int(slot), false, false)
 		if g == nil {
 			if rep.Code == fsm.CodeMoved {
 				return fsm.Zero
@@ -120,7 +128,7 @@ func (n *Node) Cluster(ctx context.Context, args [][]byte) fsm.Reply {
 			return fsm.ErrMsg("ERR Invalid slot or number of keys")
 		}
 		out := []fsm.Reply{}
-		g, _ := n.route(ctx, int(slot))
+		g, _, _ := n.route(ctx, int(slot), false, false)
 		if g != nil {
 			now := g.clock()
 			g.fsm.read(func(db *fsm.DB) {
@@ -135,6 +143,21 @@ func (n *Node) Cluster(ctx context.Context, args [][]byte) fsm.Reply {
 		}
 		return fsm.Array(out...)
 	case "readonly", "readwrite":
+		return fsm.OK
+	case "forget":
+		if len(args) != 3 {
+			return wrong
+		}
+		id := string(args[2])
+		if id == n.id.ID {
+			return fsm.ErrMsg("ERR I tried hard but I can't forget myself...")
+		}
+		if _, ok := cfg.Node(id); !ok {
+			return fsm.ErrMsg("ERR Unknown node " + id)
+		}
+		if err := n.proposeMeta(&metaCmd{Op: metaOpDrain, ID: id}); err != nil {
+			return fsm.ErrMsg("ERR " + err.Error())
+		}
 		return fsm.OK
 	}
 	return fsm.ErrArg(fsm.CodeUnknownSubcmd, fmt.Sprintf("'%s'. Try CLUSTER HELP.", args[1]))
@@ -236,12 +259,26 @@ func (n *Node) clusterNodes(cfg *ClusterConfig) string {
 	var b strings.Builder
 	nodes := append([]NodeInfo(nil), cfg.Nodes...)
 	sort.Slice(nodes, func(i, j int) bool { return nodes[i].ID < nodes[j].ID })
+	now := time.Now().UnixMilli()
 	for _, ni := range nodes {
 		flags := "master"
+		link := "connected"
+		pong := now
 		if ni.ID == n.id.ID {
 			flags = "myself,master"
+			pong = 0
+		} else if n.gossip != nil {
+			m, ok := n.gossip.Member(ni.ID)
+			switch {
+			case !ok:
+				flags, link, pong = "master,fail?", "disconnected", 0
+			case m.State == gossip.StateSuspect:
+				flags = "master,fail?"
+			case m.State == gossip.StateDead || m.State == gossip.StateLeft:
+				flags, link, pong = "master,fail", "disconnected", m.Since.UnixMilli()
+			}
 		}
-		fmt.Fprintf(&b, "%s %s:%d@%d %s - 0 0 %d connected", ni.ID, ni.Host, ni.Port, ni.BusPort, flags, cfg.Epoch)
+		fmt.Fprintf(&b, "%s %s:%d@%d %s - 0 %d %d %s", ni.ID, ni.Host, ni.Port, ni.BusPort, flags, pong, cfg.Epoch, link)
 		for _, r := range ms[ni.ID] {
 			b.WriteByte(' ')
 			b.WriteString(r.String())
@@ -284,7 +321,7 @@ func (n *Node) clusterInfo(cfg *ClusterConfig) string {
 // coverageOK reports whether every group has a known leader.
 func (n *Node) coverageOK(cfg *ClusterConfig) bool {
 	for _, gi := range cfg.Groups {
-		if n.groupLeader(cfg, gi.ID) == "" {
+		if n.leaderOf(gi.ID) == "" {
 			return false
 		}
 	}

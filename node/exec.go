@@ -52,52 +52,122 @@ func (n *Node) Exec(ctx context.Context, cmds []Cmd) []fsm.Reply {
 	return replies
 }
 
-// route returns the local, ready leader replica for slot, or the reply that
-// sends the client elsewhere (MOVED) or tells it the slot cannot be served.
-func (n *Node) route(ctx context.Context, slot int) (*dataGroup, fsm.Reply) {
+// readMode says how a routed read is served.
+type readMode int
+
+const (
+	readLeader   readMode = iota // linearizable on the leader (read index round)
+	readFollower                 // linearizable on a follower: the leader's verified commit index, applied locally
+	readStale                    // local replica as is (AP, or reads allowed while the group is down)
+)
+
+// route returns the local replica that serves slot for this command and how
+// a read is served there, or the reply that sends the client elsewhere
+// (MOVED to the group's leader) or tells it the slot cannot be served
+// (CLUSTERDOWN variants, as Redis words them for each setting).
+func (n *Node) route(ctx context.Context, slot int, write, readOnly bool) (*dataGroup, readMode, fsm.Reply) {
 	cfg := n.Config()
 	if cfg == nil {
-		return nil, fsm.Err(fsm.CodeClusterDown)
+		return nil, 0, fsm.Err(fsm.CodeClusterDown)
 	}
 	gid := uint32(cfg.Slots.Group(slot))
 	g := n.group(gid)
+	cov := n.coverageView()
+	if cov.anyDown {
+		// The view is refreshed every 100 ms; before refusing anything,
+		// look again now (leaders may have just been elected).
+		n.updateCoverage(cfg)
+		cov = n.cov.Load()
+	}
+	down := cov.down[gid]
+	if (n.requireFull() && cov.anyDown) || down {
+		if n.allowReadsDown() {
+			if write {
+				return nil, 0, fsm.Err(fsm.CodeClusterDownRO)
+			}
+			if down {
+				if g != nil {
+					return g, readStale, fsm.Reply{}
+				}
+				if r, ok := n.movedToReplica(cfg, gid, slot); ok {
+					return nil, 0, r
+				}
+				return nil, 0, fsm.Err(fsm.CodeClusterDown)
+			}
+			// The cluster is down but this slot's group is not: serve
+			// the read normally below.
+		} else if down && !n.requireFull() {
+			return nil, 0, fsm.Err(fsm.CodeSlotNotServed)
+		} else {
+			return nil, 0, fsm.Err(fsm.CodeClusterDown)
+		}
+	}
 	if g == nil {
-		// Not hosted here: send the client to a replica that leads it.
-		// (Multi-node routing through leader hints arrives with gossip.)
-		if gi, ok := cfg.Group(gid); ok && len(gi.Replicas) > 0 {
-			if ni, ok := cfg.Node(gi.Replicas[0]); ok {
-				return nil, moved(slot, ni)
+		if id := n.leaderOf(gid); id != "" {
+			if ni, ok := cfg.Node(id); ok {
+				return nil, 0, moved(slot, ni)
 			}
 		}
-		return nil, fsm.Err(fsm.CodeClusterDown)
+		if r, ok := n.movedToReplica(cfg, gid, slot); ok {
+			return nil, 0, r
+		}
+		return nil, 0, fsm.Err(fsm.CodeClusterDown)
 	}
 	var deadline time.Time
 	for {
 		if _, ok := g.host.ready(); ok {
-			return g, fsm.Reply{}
+			return g, readLeader, fsm.Reply{}
 		}
-		_, leaderID := g.host.leaderAddr()
+		leaderID := n.leaderOf(gid)
+		if !write && readOnly && leaderID != n.id.ID {
+			if n.apMode() {
+				return g, readStale, fsm.Reply{}
+			}
+			if leaderID != "" {
+				return g, readFollower, fsm.Reply{}
+			}
+		}
 		switch {
 		case leaderID == "":
-			return nil, fsm.Err(fsm.CodeClusterDown)
+			if n.requireFull() {
+				return nil, 0, fsm.Err(fsm.CodeClusterDown)
+			}
+			return nil, 0, fsm.Err(fsm.CodeSlotNotServed)
 		case leaderID != n.id.ID:
 			if ni, ok := cfg.Node(leaderID); ok {
-				return nil, moved(slot, ni)
+				return nil, 0, moved(slot, ni)
 			}
-			return nil, fsm.Err(fsm.CodeClusterDown)
+			return nil, 0, fsm.Err(fsm.CodeClusterDown)
 		}
 		// This node was just elected: its term barrier is being applied.
 		if deadline.IsZero() {
 			deadline = time.Now().Add(readTimeout)
 		} else if time.Now().After(deadline) {
-			return nil, fsm.Err(fsm.CodeTryAgain)
+			return nil, 0, fsm.Err(fsm.CodeTryAgain)
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fsm.Err(fsm.CodeTryAgain)
+			return nil, 0, fsm.Err(fsm.CodeTryAgain)
 		case <-time.After(2 * time.Millisecond):
 		}
 	}
+}
+
+// movedToReplica sends the client to the first alive node placed to hold
+// group gid (used when no leader is known, for reads allowed while down).
+func (n *Node) movedToReplica(cfg *ClusterConfig, gid uint32, slot int) (fsm.Reply, bool) {
+	gi, ok := cfg.Group(gid)
+	if !ok {
+		return fsm.Reply{}, false
+	}
+	for _, id := range gi.Replicas {
+		if id != n.id.ID && n.alive(id) {
+			if ni, ok := cfg.Node(id); ok {
+				return moved(slot, ni), true
+			}
+		}
+	}
+	return fsm.Reply{}, false
 }
 
 func moved(slot int, ni NodeInfo) fsm.Reply {
@@ -120,7 +190,7 @@ func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) 
 			replies[i] = unknownCommand(c.Args)
 			continue
 		}
-		g, redirect := n.route(ctx, c.Slot)
+		g, _, redirect := n.route(ctx, c.Slot, true, false)
 		if g == nil {
 			replies[i] = redirect
 			continue
@@ -196,40 +266,50 @@ func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
 	// and a timer per request costs more than the read itself.
 	rctx := ctx
 	type readSet struct {
-		g   *dataGroup
-		idx []int
-		err error
+		g    *dataGroup
+		mode readMode
+		idx  []int
+		err  error
 	}
 	var order []*readSet
 	for i, c := range cmds {
-		g, redirect := n.route(rctx, c.Slot)
+		g, mode, redirect := n.route(rctx, c.Slot, false, c.ReadOnly)
 		if g == nil {
 			replies[i] = redirect
 			continue
 		}
 		var s *readSet
 		for _, o := range order {
-			if o.g == g {
+			if o.g == g && o.mode == mode {
 				s = o
 				break
 			}
 		}
 		if s == nil {
-			s = &readSet{g: g}
+			s = &readSet{g: g, mode: mode}
 			order = append(order, s)
 		}
 		s.idx = append(s.idx, i)
 	}
-	if len(order) == 1 {
+	var leaders []*readSet
+	for _, s := range order {
+		switch s.mode {
+		case readLeader:
+			leaders = append(leaders, s)
+		case readFollower:
+			s.err = n.followerBarrier(rctx, s.g)
+		}
+	}
+	if len(leaders) == 1 {
 		// Coalesced with other clients' reads of the group.
-		order[0].err = order[0].g.linearize(rctx)
-	} else if len(order) > 1 {
+		leaders[0].err = leaders[0].g.linearize(rctx)
+	} else if len(leaders) > 1 {
 		// Verify every group at once: start all rounds, then wait.
-		rounds := make([]pendingRound, len(order))
-		for k, s := range order {
+		rounds := make([]pendingRound, len(leaders))
+		for k, s := range leaders {
 			rounds[k] = s.g.reads.start()
 		}
-		for k, s := range order {
+		for k, s := range leaders {
 			s.err = s.g.reads.finish(rounds[k])
 		}
 	}
@@ -252,6 +332,26 @@ func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
 			}
 		})
 	}
+}
+
+// followerBarrier makes a READONLY read on a follower linearizable: the
+// leader confirms its leadership and returns its commit index, which the
+// local replica then waits to apply.
+func (n *Node) followerBarrier(ctx context.Context, g *dataGroup) error {
+	addr, _ := g.host.leaderAddr()
+	if addr == "" {
+		return errNotReady
+	}
+	resp, err := n.rpc.call(addr, rpcRequest{Method: rpcReadIndex, Group: g.id}, readTimeout)
+	if err != nil {
+		return err
+	}
+	if g.fsm.applied.Load() >= resp.Index {
+		return nil
+	}
+	wctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	return g.fsm.waitApplied(wctx, resp.Index)
 }
 
 func (n *Node) readErrReply(g *dataGroup, slot int, err error) fsm.Reply {

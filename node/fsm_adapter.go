@@ -36,6 +36,11 @@ type dataFSM struct {
 	fatal    atomic.Pointer[error]
 	onFatal  func(error)
 	lastTime atomic.Int64 // the newest entry timestamp applied (ms)
+	// lastCmd is the index of the newest command entry applied: what a
+	// follower must have applied to hold every write the leader holds
+	// (followers never see no-ops and barriers, so their applied index
+	// stops at the last command).
+	lastCmd atomic.Uint64
 }
 
 func newDataFSM(group uint32, log *slog.Logger, onFatal func(error)) *dataFSM {
@@ -71,6 +76,7 @@ func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		return out
 	}
 	f.mu.Lock()
+	var lastCmd uint64
 	for i, l := range logs {
 		if l.Type != raft.LogCommand {
 			out[i] = &applyResult{}
@@ -100,6 +106,10 @@ func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 			return out
 		}
 		out[i] = &applyResult{replies: replies}
+		lastCmd = l.Index
+	}
+	if lastCmd > 0 {
+		f.lastCmd.Store(lastCmd)
 	}
 	f.mu.Unlock()
 	f.publish(logs[len(logs)-1].Index)
@@ -147,6 +157,7 @@ func (f *dataFSM) read(fn func(db *fsm.DB)) {
 func (f *dataFSM) Snapshot() (raft.FSMSnapshot, error) {
 	f.mu.Lock()
 	view := f.db.Snapshot()
+	view.SetIndex(f.applied.Load())
 	f.mu.Unlock()
 	return &dataSnapshot{group: f.group, view: view}, nil
 }
@@ -162,6 +173,10 @@ func (f *dataFSM) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.db = db
 	f.mu.Unlock()
+	if idx := db.RestoredIndex(); idx > 0 {
+		f.lastCmd.Store(idx)
+		f.publish(idx)
+	}
 	return nil
 }
 

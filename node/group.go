@@ -29,6 +29,9 @@ type raftHost struct {
 	trans  *raft.NetworkTransport
 	log    *slog.Logger
 	onLead func(leader bool) // optional, called from the watcher goroutine
+	// onReady, optional, runs (on the watcher goroutine) once a new term's
+	// barrier is applied and the group serves.
+	onReady func()
 
 	// readyTerm is the term in which this node, as leader, has applied a
 	// barrier (so every entry committed by earlier leaders is applied).
@@ -138,7 +141,7 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 			}
 		}
 	}
-	r, err := raft.NewRaft(rc, cfg.FSM, logs, gs, snaps, trans)
+	r, err := raft.NewRaft(rc, cfg.FSM, logs, gs, snaps, noPipeline{trans})
 	if err != nil {
 		trans.Close()
 		return nil, fmt.Errorf("group %d: start raft: %w", cfg.ID, err)
@@ -200,6 +203,9 @@ func (h *raftHost) establish() {
 			if h.raft.CurrentTerm() == term && h.raft.State() == raft.Leader {
 				h.readyTerm.Store(term)
 				h.log.Info("leader ready", "term", term)
+				if h.onReady != nil {
+					h.onReady()
+				}
 			}
 			return
 		}
@@ -241,4 +247,18 @@ func (h *raftHost) close() error {
 
 func groupDir(dataDir string, id uint32) string {
 	return filepath.Join(dataDir, "groups", fmt.Sprintf("g%d", id))
+}
+
+// noPipeline turns off hashicorp/raft's pipelined replication. Its pipeline
+// can deadlock (v1.7.3): when a follower answers Success=false, the decoder
+// goroutine exits while the sender parks on a full in-flight channel, so
+// replication to that follower stops for good (heartbeats continue, so no
+// election heals it) and Shutdown hangs. Seen here during leadership
+// transfers in a 5-node test; also hashicorp/raft#612 and
+// grafana/pyroscope#5518. Without the pipeline, raft sends one batched
+// AppendEntries at a time per follower.
+type noPipeline struct{ *raft.NetworkTransport }
+
+func (noPipeline) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync/atomic"
 
@@ -20,6 +21,9 @@ type NodeInfo struct {
 	Host    string `json:"host"`     // address clients use
 	Port    int    `json:"port"`     // client (RESP) port
 	BusPort int    `json:"bus_port"` // cluster port (raft, gossip)
+	// Draining is set by CLUSTER FORGET: placement moves the node's
+	// replicas elsewhere, then the node is forgotten.
+	Draining bool `json:"draining,omitempty"`
 }
 
 // Addr returns host:port for clients.
@@ -32,6 +36,9 @@ func (n NodeInfo) BusAddr() string { return fmt.Sprintf("%s:%d", n.Host, n.BusPo
 type GroupInfo struct {
 	ID       uint32   `json:"id"`
 	Replicas []string `json:"replicas"`
+	// Leader is the preferred leader (placement balances leaders over
+	// nodes; the group's leader transfers leadership to it).
+	Leader string `json:"leader,omitempty"`
 }
 
 // ClusterConfig is the cluster's configuration: the meta group's state. It
@@ -44,6 +51,9 @@ type ClusterConfig struct {
 	SlotsBin []byte      `json:"slots"`
 	Replicas int         `json:"replicas"` // desired replication factor
 	Mode     string      `json:"mode"`     // "cp" or "ap"
+	// Forgotten lists node ids removed by CLUSTER FORGET: gossip may still
+	// carry them, but they are never registered again.
+	Forgotten []string `json:"forgotten,omitempty"`
 }
 
 // Node returns the node with id.
@@ -68,9 +78,10 @@ func (c *ClusterConfig) Group(id uint32) (GroupInfo, bool) {
 func (c *ClusterConfig) clone() *ClusterConfig {
 	d := *c
 	d.Nodes = append([]NodeInfo(nil), c.Nodes...)
+	d.Forgotten = append([]string(nil), c.Forgotten...)
 	d.Groups = make([]GroupInfo, len(c.Groups))
 	for i, g := range c.Groups {
-		d.Groups[i] = GroupInfo{ID: g.ID, Replicas: append([]string(nil), g.Replicas...)}
+		d.Groups[i] = GroupInfo{ID: g.ID, Replicas: append([]string(nil), g.Replicas...), Leader: g.Leader}
 	}
 	return &d
 }
@@ -102,12 +113,18 @@ type metaCmd struct {
 	Config *ClusterConfig `json:"config,omitempty"` // "init"
 	Node   *NodeInfo      `json:"node,omitempty"`   // "node": add or update a member
 	Mode   string         `json:"mode,omitempty"`   // "mode"
+	Group  *GroupInfo     `json:"group,omitempty"`  // "group": replace a group's replicas/leader
+	ID     string         `json:"id,omitempty"`     // "drain", "forget": a node id
 }
 
 const (
 	metaOpInit = "init"
 	metaOpNode = "node"
 	metaOpMode = "mode"
+	// Appended for the multi-node cluster; never renumber or rename.
+	metaOpGroup  = "group"
+	metaOpDrain  = "drain"
+	metaOpForget = "forget"
 )
 
 var errMetaUnknownOp = errors.New("unknown meta op")
@@ -149,10 +166,15 @@ func (m *metaFSM) Apply(l *raft.Log) interface{} {
 		if cur == nil || c.Node == nil {
 			return errors.New("meta: node update before init")
 		}
+		if slices.Contains(cur.Forgotten, c.Node.ID) {
+			return fmt.Errorf("meta: node %s was forgotten", c.Node.ID)
+		}
 		next = cur.clone()
 		i := sort.Search(len(next.Nodes), func(i int) bool { return next.Nodes[i].ID >= c.Node.ID })
 		if i < len(next.Nodes) && next.Nodes[i].ID == c.Node.ID {
+			draining := next.Nodes[i].Draining
 			next.Nodes[i] = *c.Node
+			next.Nodes[i].Draining = draining // only "drain" sets it
 		} else {
 			next.Nodes = append(next.Nodes, NodeInfo{})
 			copy(next.Nodes[i+1:], next.Nodes[i:])
@@ -164,6 +186,52 @@ func (m *metaFSM) Apply(l *raft.Log) interface{} {
 		}
 		next = cur.clone()
 		next.Mode = c.Mode
+	case metaOpGroup:
+		if cur == nil || c.Group == nil {
+			return errors.New("meta: group update before init")
+		}
+		next = cur.clone()
+		found := false
+		for i := range next.Groups {
+			if next.Groups[i].ID == c.Group.ID {
+				next.Groups[i] = GroupInfo{ID: c.Group.ID, Replicas: append([]string(nil), c.Group.Replicas...), Leader: c.Group.Leader}
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("meta: unknown group %d", c.Group.ID)
+		}
+	case metaOpDrain:
+		if cur == nil {
+			return errors.New("meta: drain before init")
+		}
+		next = cur.clone()
+		found := false
+		for i := range next.Nodes {
+			if next.Nodes[i].ID == c.ID {
+				next.Nodes[i].Draining = true
+				found = true
+			}
+		}
+		if !found {
+			return fmt.Errorf("meta: unknown node %s", c.ID)
+		}
+	case metaOpForget:
+		if cur == nil {
+			return errors.New("meta: forget before init")
+		}
+		for _, g := range cur.Groups {
+			for _, r := range g.Replicas {
+				if r == c.ID {
+					return fmt.Errorf("meta: node %s still holds a replica of group %d", c.ID, g.ID)
+				}
+			}
+		}
+		next = cur.clone()
+		next.Nodes = slices.DeleteFunc(next.Nodes, func(ni NodeInfo) bool { return ni.ID == c.ID })
+		if !slices.Contains(next.Forgotten, c.ID) {
+			next.Forgotten = append(next.Forgotten, c.ID)
+		}
 	default:
 		// An op this binary does not know: refuse to guess.
 		panic(fmt.Errorf("%w %q at index %d", errMetaUnknownOp, c.Op, l.Index))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/troika-db/troika/gossip"
 	"github.com/troika-db/troika/node/raftstore"
 	"github.com/troika-db/troika/node/transport"
 	"github.com/troika-db/troika/slots"
@@ -43,7 +44,43 @@ type Config struct {
 	Tune      RaftTuning
 	Hz        int // active expiry cycles per second
 	Mode      string
-	Logger    *slog.Logger
+	// Join lists members (cluster or client ports) to join through; empty
+	// bootstraps a new one-node cluster when the directory is empty.
+	Join []string
+	// BindHost is the address the cluster port's UDP gossip socket binds
+	// (default: Host).
+	BindHost string
+	// BusPort is the cluster port announced to peers (cluster-announce-bus-port);
+	// 0 means ClusterPort.
+	BusPort int
+	// NodeTimeout: a node dead longer than this has its replicas placed
+	// elsewhere (cluster-node-timeout). Default 15 s.
+	NodeTimeout time.Duration
+	// RequireFullCoverage and AllowReadsWhenDown are the Redis directives
+	// (cluster-require-full-coverage, cluster-allow-reads-when-down); the
+	// AP mode turns both on regardless. See SetCoverage.
+	RequireFullCoverage bool
+	AllowReadsWhenDown  bool
+	// Gossip tunes failure detection (zero: LAN defaults).
+	Gossip gossip.Tuning
+	// LinkFilter, for tests, cuts links between cluster addresses (raft,
+	// RPC and gossip alike).
+	LinkFilter transport.LinkFilter
+	Logger     *slog.Logger
+}
+
+func (c Config) busPort() int {
+	if c.BusPort != 0 {
+		return c.BusPort
+	}
+	return c.ClusterPort
+}
+
+func (c Config) bindHost() string {
+	if c.BindHost != "" {
+		return c.BindHost
+	}
+	return c.Host
 }
 
 // identity is what a node persists about itself outside raft.
@@ -63,9 +100,31 @@ type Node struct {
 	id    identity
 	start time.Time
 
-	store *raftstore.Store
-	ln    net.Listener
-	mux   *transport.Mux
+	store     *raftstore.Store
+	ln        net.Listener
+	mux       *transport.Mux
+	advertise net.Addr
+	gossip    *gossip.Gossip
+	rpc       *rpcClient
+
+	// Leader hints from gossip, cached briefly (see hintedLeader).
+	hintsMu  sync.Mutex
+	hints    map[uint32]leadHint
+	hintNode map[uint32]string
+	hintsAt  time.Time
+
+	kickCh     chan struct{}
+	pubQueue   chan pubItem
+	pubsubSink atomic.Pointer[func(channel, message []byte, sharded bool)]
+	// cov is the coverage view the cluster loop keeps current.
+	cov       atomic.Pointer[coverage]
+	reqFull   atomic.Bool
+	readsDown atomic.Bool
+	// notListed: local groups the configuration no longer places here,
+	// with when that was first seen (owned by the cluster loop).
+	notListed map[uint32]time.Time
+	lastMeta  []byte
+	transfers map[uint32]time.Time
 
 	meta     *raftHost
 	metaFSM  *metaFSM
@@ -103,8 +162,14 @@ func New(cfg Config) (*Node, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), groups: map[uint32]*dataGroup{}, stop: make(chan struct{})}
+	if cfg.NodeTimeout <= 0 {
+		cfg.NodeTimeout = 15 * time.Second
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), groups: map[uint32]*dataGroup{}, stop: make(chan struct{}),
+		kickCh: make(chan struct{}, 1), pubQueue: make(chan pubItem, 4096), notListed: map[uint32]time.Time{}, transfers: map[uint32]time.Time{}}
 	n.hz.Store(int64(cfg.Hz))
+	n.reqFull.Store(cfg.RequireFullCoverage)
+	n.readsDown.Store(cfg.AllowReadsWhenDown)
 	if err := n.loadIdentity(); err != nil {
 		return nil, err
 	}
@@ -133,9 +198,11 @@ func (n *Node) loadIdentity() error {
 	if _, err := rand.Read(raw[:]); err != nil {
 		return fmt.Errorf("node id: %w", err)
 	}
-	n.id = identity{ID: hex.EncodeToString(raw[:]), Founder: true}
-	for g := 1; g <= n.cfg.Groups; g++ {
-		n.id.Groups = append(n.id.Groups, uint32(g))
+	n.id = identity{ID: hex.EncodeToString(raw[:]), Founder: len(n.cfg.Join) == 0}
+	if n.id.Founder {
+		for g := 1; g <= n.cfg.Groups; g++ {
+			n.id.Groups = append(n.id.Groups, uint32(g))
+		}
 	}
 	// Written before anything is bootstrapped: a crash in between leaves an
 	// identity whose groups have no state, which bootstraps again safely.
@@ -171,7 +238,7 @@ func (n *Node) saveIdentity() error {
 func (n *Node) ID() string { return n.id.ID }
 
 func (n *Node) busAddr() string {
-	return net.JoinHostPort(n.cfg.Host, strconv.Itoa(n.cfg.ClusterPort))
+	return net.JoinHostPort(n.cfg.Host, strconv.Itoa(n.cfg.busPort()))
 }
 
 func (n *Node) open() error {
@@ -190,11 +257,14 @@ func (n *Node) open() error {
 	if tcp, ok := n.ln.Addr().(*net.TCPAddr); ok && n.cfg.ClusterPort == 0 {
 		n.cfg.ClusterPort = tcp.Port
 	}
-	n.mux = transport.NewMux(n.ln, n.log)
+	n.mux = transport.New(n.ln, transport.Config{Logger: n.log, Advertise: n.busAddr(), LinkFilter: n.cfg.LinkFilter})
 	advertise, err := net.ResolveTCPAddr("tcp", n.busAddr())
 	if err != nil {
 		return fmt.Errorf("cluster address: %w", err)
 	}
+	n.advertise = advertise
+	n.rpc = newRPCClient(n.mux)
+	n.mux.Handle(kindRPC, n.serveRPC)
 	self := []raft.Server{{Suffrage: raft.Voter, ID: raft.ServerID(n.id.ID), Address: raft.ServerAddress(n.busAddr())}}
 	var boot []raft.Server
 	if n.id.Founder {
@@ -208,14 +278,25 @@ func (n *Node) open() error {
 	if err != nil {
 		return err
 	}
+	n.meta.onLead = func(bool) { n.kick() }
+	n.meta.onReady = n.kick
 	n.meta.start()
 	for _, gid := range n.id.Groups {
-		if err := n.startGroup(gid, advertise, boot); err != nil {
+		if err := n.startGroup(gid, boot); err != nil {
 			return err
 		}
 	}
-	n.wg.Add(1)
-	go n.metaLoop()
+	if err := n.startGossip(); err != nil {
+		return err
+	}
+	n.wg.Add(3)
+	go n.clusterLoop()
+	go n.publishLoop()
+	go n.rejoinLoop()
+	if len(n.cfg.Join) > 0 {
+		n.wg.Add(1)
+		go n.joinLoop(n.cfg.Join)
+	}
 	if n.cfg.NoSync && n.cfg.SyncEvery > 0 {
 		n.wg.Add(1)
 		go n.syncLoop()
@@ -240,7 +321,8 @@ func (n *Node) syncLoop() {
 	}
 }
 
-func (n *Node) startGroup(gid uint32, advertise net.Addr, boot []raft.Server) error {
+func (n *Node) startGroup(gid uint32, boot []raft.Server) error {
+	advertise := n.advertise
 	g := &dataGroup{id: gid, log: n.log.With("group", gid), stop: make(chan struct{})}
 	g.fsm = newDataFSM(gid, g.log, func(err error) {
 		n.log.Error("data group stopped by a fatal apply error; this node no longer serves it", "group", gid, "err", err)
@@ -260,6 +342,8 @@ func (n *Node) startGroup(gid uint32, advertise net.Addr, boot []raft.Server) er
 	// After a term's barrier, every entry up to the barrier is applied,
 	// including no-ops and barriers raft never hands to the FSM.
 	host.afterBarrier = func(index uint64) { g.fsm.publish(index) }
+	host.onLead = func(bool) { n.kick() }
+	host.onReady = n.kick
 	g.prop = newProposer(host.raft, g.clock)
 	g.reads = newReadIndexer(host, g.fsm)
 	g.hz.Store(n.hz.Load())
@@ -302,41 +386,8 @@ func (n *Node) localGroups() []*dataGroup {
 	return out
 }
 
-// metaLoop makes sure the cluster configuration exists (the founder
-// proposes the initial one) and that it lists this node's current address.
-func (n *Node) metaLoop() {
-	defer n.wg.Done()
-	for {
-		select {
-		case <-n.stop:
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-		if _, ok := n.meta.ready(); !ok {
-			continue
-		}
-		cfg := n.metaFSM.config()
-		var cmd *metaCmd
-		switch {
-		case cfg == nil && n.id.Founder:
-			cmd = &metaCmd{Op: metaOpInit, Config: n.initialConfig()}
-		case cfg != nil:
-			me := n.self()
-			if cur, ok := cfg.Node(me.ID); !ok || cur != me {
-				cmd = &metaCmd{Op: metaOpNode, Node: &me}
-			}
-		}
-		if cmd == nil {
-			continue
-		}
-		if err := n.proposeMeta(cmd); err != nil {
-			n.log.Warn("meta proposal failed", "op", cmd.Op, "err", err)
-		}
-	}
-}
-
 func (n *Node) self() NodeInfo {
-	return NodeInfo{ID: n.id.ID, Host: n.cfg.Host, Port: n.cfg.Port, BusPort: n.cfg.ClusterPort}
+	return NodeInfo{ID: n.id.ID, Host: n.cfg.Host, Port: n.cfg.Port, BusPort: n.cfg.busPort()}
 }
 
 func (n *Node) initialConfig() *ClusterConfig {
@@ -358,13 +409,38 @@ func (n *Node) initialConfig() *ClusterConfig {
 	return c
 }
 
+// proposeMeta submits a configuration change through the meta leader,
+// wherever it is.
 func (n *Node) proposeMeta(cmd *metaCmd) error {
+	if _, ok := n.meta.ready(); ok {
+		return n.proposeMetaLocal(cmd)
+	}
+	addr := n.metaLeader()
+	if addr == "" {
+		return errors.New("meta group has no leader")
+	}
+	body, err := encodeMetaCmd(cmd)
+	if err != nil {
+		return err
+	}
+	_, err = n.rpc.call(addr, rpcRequest{Method: rpcProposeMeta, Body: body}, rpcTimeout)
+	return err
+}
+
+// encodeMetaCmd renders a meta-group log entry (the slot map of a
+// configuration in its binary form).
+func encodeMetaCmd(cmd *metaCmd) ([]byte, error) {
 	if cmd.Config != nil {
 		if _, err := cmd.Config.encode(); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	b, err := json.Marshal(cmd)
+	return json.Marshal(cmd)
+}
+
+// proposeMetaLocal applies cmd on the local meta raft (which must lead).
+func (n *Node) proposeMetaLocal(cmd *metaCmd) error {
+	b, err := encodeMetaCmd(cmd)
 	if err != nil {
 		return err
 	}
@@ -454,6 +530,14 @@ func (n *Node) Close() error {
 		if err := n.meta.close(); err != nil {
 			errs = append(errs, fmt.Errorf("meta group: %w", err))
 		}
+	}
+	if n.gossip != nil {
+		if err := n.gossip.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("gossip: %w", err))
+		}
+	}
+	if n.rpc != nil {
+		n.rpc.close()
 	}
 	if n.mux != nil {
 		if err := n.mux.Close(); err != nil {

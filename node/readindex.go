@@ -197,3 +197,23 @@ func (ri *readIndexer) round() error {
 	}
 	return ri.applied(term, idx)
 }
+
+// leaderIndex returns a commit index that covers every write acknowledged
+// before the call, after confirming leadership (a follower serving a
+// READONLY read waits until it has applied this index).
+func (ri *readIndexer) leaderIndex() (uint64, error) {
+	p := ri.start()
+	if p.err != nil {
+		return 0, p.err
+	}
+	if err := p.f.Error(); err != nil {
+		return 0, err
+	}
+	if err := ri.applied(p.term, p.idx); err != nil {
+		return 0, err
+	}
+	// Every write acknowledged before the call is a command entry at or
+	// below p.idx, now applied here: the newest applied command covers
+	// them, and a follower's applied index does reach it.
+	return ri.fsm.lastCmd.Load(), nil
+}

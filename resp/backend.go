@@ -60,3 +60,20 @@ type Settings interface {
 type SettingsRewriter interface {
 	Rewrite() error
 }
+
+// PubSubBackend connects Pub/Sub to the rest of the cluster (Config.PubSub).
+// Messages published on other nodes come back through Server.Deliver.
+// Both methods run on the publishing or subscribing client's goroutine and
+// must not block on the network.
+type PubSubBackend interface {
+	// Publish hands a message published on this node to the other nodes of
+	// the cluster (fire and forget; delivery there calls Server.Deliver).
+	// sharded is true for SPUBLISH; slot is its slot (-1 otherwise).
+	// channel and message alias the client's read buffer: Publish must
+	// copy what it keeps after returning.
+	Publish(channel, message []byte, sharded bool, slot int)
+	// RouteSlot reports whether this node serves slot for SPUBLISH,
+	// SSUBSCRIBE and SUNSUBSCRIBE; when it does not, redirect is the error
+	// reply to send instead (MOVED <slot> host:port, or CLUSTERDOWN).
+	RouteSlot(slot int) (redirect fsm.Reply, ok bool)
+}

@@ -134,7 +134,8 @@ func (c *conn) publishFlags() {
 	})
 }
 
-// clientType parses Redis's client type names; all Troika clients are "normal".
+// clientType parses Redis's client type names; Troika clients are "normal"
+// or, while subscribed, "pubsub" (conn.clientType).
 func clientType(name string) (string, bool) {
 	switch strings.ToLower(name) {
 	case "normal":
@@ -164,8 +165,8 @@ func cmdClientList(c *conn, args [][]byte) {
 			c.w.error(fmt.Sprintf(msgUnknownClientTyp, args[3]))
 			return
 		}
-		if t == "normal" {
-			for _, o := range c.srv.clients() {
+		for _, o := range c.srv.clients() {
+			if o.clientType() == t {
 				b.WriteString(c.infoLine(o, args, now) + "\n")
 			}
 		}
@@ -214,10 +215,15 @@ func (c *conn) infoLine(o *conn, args [][]byte, now time.Time) string {
 		lastCmd = "NULL"
 	}
 	qfree := max(in.qbufCap-in.qbuf, 0)
-	totMem := in.qbufCap + in.outCap + argvMem + 1024
+	omem := int(o.outPending.Load()) // a subscriber's asynchronous output
+	totMem := in.qbufCap + in.outCap + omem + argvMem + 1024
 	events := "r"
-	if in.outLen > 0 && o != c {
+	if (in.outLen > 0 || omem > 0) && o != c {
 		events = "rw"
+	}
+	flags := in.flags
+	if o.subscribed.Load() { // CLIENT_PUBSUB comes before r and e in Redis's order
+		flags = "P" + strings.TrimPrefix(flags, "N")
 	}
 	var b strings.Builder
 	field := func(k, v string) {
@@ -236,11 +242,11 @@ func (c *conn) infoLine(o *conn, args [][]byte, now time.Time) string {
 	field("name", in.name)
 	field("age", strconv.FormatInt(int64(now.Sub(o.created)/time.Second), 10))
 	field("idle", strconv.FormatInt(int64(max(now.Sub(o.lastInteraction()), 0)/time.Second), 10))
-	field("flags", in.flags)
+	field("flags", flags)
 	field("db", "0")
-	field("sub", "0")
-	field("psub", "0")
-	field("ssub", "0")
+	field("sub", itoa(in.sub))
+	field("psub", itoa(in.psub))
+	field("ssub", itoa(in.ssub))
 	field("multi", "-1")
 	field("qbuf", itoa(in.qbuf))
 	field("qbuf-free", itoa(qfree))
@@ -250,7 +256,7 @@ func (c *conn) infoLine(o *conn, args [][]byte, now time.Time) string {
 	field("rbp", itoa(in.qbufCap))
 	field("obl", itoa(in.outLen))
 	field("oll", "0")
-	field("omem", "0")
+	field("omem", itoa(omem))
 	field("tot-mem", itoa(totMem))
 	field("events", events)
 	field("cmd", lastCmd)
@@ -320,7 +326,7 @@ func cmdClientKill(c *conn, args [][]byte) {
 	killed := 0
 	for _, o := range c.srv.clients() {
 		if addr != "" && o.addr != addr || laddr != "" && o.laddr != laddr ||
-			typ != "" && typ != "normal" || id != 0 && o.id != uint64(id) || o == c && skipMe {
+			typ != "" && typ != o.clientType() || id != 0 && o.id != uint64(id) || o == c && skipMe {
 			continue
 		}
 		if o == c {

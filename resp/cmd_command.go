@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/troika-db/troika/fsm"
@@ -118,7 +119,8 @@ func cmdCommandGetKeys(c *conn, args [][]byte) {
 	case cmd == nil:
 		c.w.error(msgInvalidCommand)
 		return
-	case len(cmd.KeySpecs) == 0:
+	case !slices.ContainsFunc(cmd.KeySpecs, func(s KeySpec) bool { return !hasWord(s.Flags, "not_key") }):
+		// Redis's doesCommandHaveKeys: a spec not marked not_key (SSUBSCRIBE's channels are not keys).
 		c.w.error(msgNoKeyArgs)
 		return
 	case !arityOK(cmd.Arity, len(argv)):

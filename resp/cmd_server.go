@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"github.com/troika-db/troika/fsm"
+	"maps"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -12,7 +13,7 @@ import (
 
 // localHandlers maps every RouteLocal command (full name) to its handler.
 func localHandlers() map[string]handler {
-	return map[string]handler{
+	h := map[string]handler{
 		"ping":      cmdPing,
 		"echo":      cmdEcho,
 		"hello":     cmdHello,
@@ -65,6 +66,8 @@ func localHandlers() map[string]handler {
 		"memory|purge":    cmdMemoryPurge,
 		"memory|help":     helpHandler("MEMORY", memoryHelp),
 	}
+	maps.Copy(h, pubsubHandlers())
+	return h
 }
 
 // helpHandler answers "<CMD> HELP" the way Redis's addReplyHelp does.
@@ -90,6 +93,9 @@ var objectHelp = []string{
 }
 
 func cmdPing(c *conn, args [][]byte) {
+	if c.pubsubPing(args) {
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.w.status("PONG")
@@ -248,6 +254,7 @@ func cmdHello(c *conn, args [][]byte) {
 
 // cmdReset is RESET: back to a fresh connection's state.
 func cmdReset(c *conn, _ [][]byte) {
+	c.resetPubSub()
 	c.readOnly = false
 	c.asking = false
 	c.authenticated = c.srv.requiredPass() == ""

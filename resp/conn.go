@@ -39,7 +39,17 @@ type conn struct {
 	batch         []Cmd
 	batchCmds     []*Command
 	keyBuf        []keyRef
-	mark          int // length of w.b after the last complete reply
+	mark          int  // length of w.b after the last complete reply
+	rejected      bool // set by a local handler whose error is a rejection (routing)
+
+	// ps is the connection's Pub/Sub state and asynchronous output, from
+	// its first subscription until its output is drained after the last
+	// unsubscription (pubsub.go). Set and cleared by the serve goroutine
+	// only; nil for a connection that never subscribed, so the request
+	// path costs one nil check.
+	ps         *connPubSub
+	subscribed atomic.Bool  // CLIENT_PUBSUB: at least one subscription
+	outPending atomic.Int64 // asynchronous output not yet written (omem)
 
 	lastSeen atomic.Int64 // unix nanoseconds of the last input
 	busy     atomic.Bool  // running commands: not idle, whatever the Backend's latency
@@ -63,6 +73,9 @@ type connInfo struct {
 	argvMem int
 	outLen  int
 	outCap  int
+	sub     int // subscriptions: channels, patterns, shard channels
+	psub    int
+	ssub    int
 }
 
 // pendingReply is a reply slot in a connection's current batch: either an
@@ -112,6 +125,8 @@ func (c *conn) serve() {
 	defer c.srv.wg.Done()
 	defer c.srv.removeConn(c)
 	defer c.kill()
+	drain := false // closing after the replies (QUIT, protocol error): write them first
+	defer func() { c.endPubSub(drain) }()
 	log := c.srv.log.With("client_id", c.id, "addr", c.addr)
 	for {
 		n, err := c.r.fill(c.nc)
@@ -129,6 +144,7 @@ func (c *conn) serve() {
 			c.busy.Store(false)
 			c.lastSeen.Store(time.Now().UnixNano())
 			if !ok || !keep {
+				drain = ok
 				return
 			}
 		}
@@ -194,6 +210,9 @@ func (c *conn) authRequired() bool {
 
 // flush writes the output buffer. It returns false if the write failed.
 func (c *conn) flush() bool {
+	if c.ps != nil {
+		return c.flushAsync()
+	}
 	if len(c.w.b) == 0 {
 		return true
 	}

@@ -10,10 +10,12 @@ import (
 type handler func(c *conn, args [][]byte)
 
 // handle routes one request. Checks happen in Redis 7.0's order: unknown
-// command, unknown subcommand, arity, authentication, then (for keyed
-// commands) CROSSSLOT. Data commands are queued so that consecutive ones
-// reach the Backend in a single Exec call; any other command first flushes
-// the queue, so replies and side effects keep the pipeline's order.
+// command, unknown subcommand, arity, authentication, CROSSSLOT for keyed
+// commands, then the RESP2 Pub/Sub context (checked first here, so
+// subscribedContextError applies CROSSSLOT itself). Data commands are
+// queued so that consecutive ones reach the Backend in a single Exec
+// call; any other command first flushes the queue, so replies and side
+// effects keep the pipeline's order.
 func (c *conn) handle(args [][]byte) {
 	res := commandTable.lookup(args)
 	asking := c.asking
@@ -36,6 +38,11 @@ func (c *conn) handle(args [][]byte) {
 	if c.authRequired() && !cmd.noAuth {
 		c.srv.cmdStats(cmd).rejected.Add(1)
 		c.queueError(msgNoAuth)
+		return
+	}
+	if c.ps != nil && c.w.proto == 2 && c.subscribed.Load() && !allowedWhileSubscribed(cmd) {
+		c.srv.cmdStats(cmd).rejected.Add(1)
+		c.queueError(c.subscribedContextError(cmd, args))
 		return
 	}
 
@@ -69,9 +76,10 @@ func (c *conn) handle(args [][]byte) {
 		c.flushPending()
 		start := time.Now()
 		errsBefore := c.w.errs
+		c.rejected = false
 		cmd.run(c, args)
 		c.mark = len(c.w.b)
-		c.record(cmd, args, time.Since(start), c.w.errs != errsBefore, false)
+		c.record(cmd, args, time.Since(start), c.w.errs != errsBefore, c.rejected)
 	}
 }
 

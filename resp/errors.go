@@ -88,6 +88,7 @@ const (
 	msgNoConfigFile     = "ERR The server is running without a config file"
 	msgConfigSetOdd     = msgSyntax
 	msgConfigDup        = "ERR CONFIG SET failed (possibly related to argument '%s') - duplicate parameter"
+	msgPubSubContext    = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
 
 	// Protocol errors: sent, then the connection is closed.
 	msgProtoBulkLen        = "ERR Protocol error: invalid bulk length"

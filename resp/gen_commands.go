@@ -92,6 +92,11 @@ var families = []family{
 		)},
 	{"table_cluster.go", "clusterCommands", "CLUSTER and its subcommands, answered by Backend.Cluster",
 		[]spec{{name: "cluster", route: "RouteCluster", subs: []sub{{"*", "RouteCluster"}}}}},
+	{"table_pubsub.go", "pubsubCommands", "Pub/Sub commands, answered by resp itself (cmd_pubsub.go)",
+		append(local("subscribe", "unsubscribe", "psubscribe", "punsubscribe", "publish",
+			"ssubscribe", "sunsubscribe", "spublish"),
+			spec{name: "pubsub", route: "RouteLocal", subs: subs("RouteLocal",
+				"channels", "numsub", "numpat", "shardchannels", "shardnumsub", "help")})},
 }
 
 // ---- a minimal RESP2 client ----

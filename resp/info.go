@@ -239,8 +239,10 @@ func (s *Server) infoStats(b *infoBuf) {
 	b.kv("evicted_keys", 0)
 	b.kv("keyspace_hits", 0)
 	b.kv("keyspace_misses", 0)
-	b.kv("pubsub_channels", 0)
-	b.kv("pubsub_patterns", 0)
+	channels, patterns, shard := s.hub.counts()
+	b.kv("pubsub_channels", channels)
+	b.kv("pubsub_patterns", patterns)
+	b.kv("pubsubshard_channels", shard)
 	b.kv("total_error_replies", st.errorReplies.Load())
 }
 

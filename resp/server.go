@@ -54,6 +54,13 @@ type Config struct {
 	// SlowlogMaxLen bounds the slow log (0 = default 128).
 	SlowlogMaxLen int
 
+	// PubSub connects Pub/Sub to the rest of the cluster; nil = this node only.
+	PubSub PubSubBackend
+	// PubSubOutputLimit is client-output-buffer-limit's pubsub class: a
+	// subscribed client whose output backs up past it is disconnected
+	// (zero value = Redis's default, 32mb hard, 8mb soft for 60s).
+	PubSubOutputLimit OutputLimit
+
 	// Logger receives the server's logs (default slog.Default()).
 	Logger *slog.Logger
 
@@ -86,7 +93,9 @@ type Server struct {
 	maxClients    atomic.Int64
 	timeout       atomic.Int64 // nanoseconds
 	slowlog       slowlog
+	pubsubLimit   atomic.Pointer[OutputLimit] // normalized: 0 = no limit
 
+	hub          hub // Pub/Sub subscriptions (pubsub.go)
 	stats        serverStats
 	commandStats []cmdStats // indexed by Command.index
 	started      time.Time
@@ -130,6 +139,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.SlowlogMaxLen == 0 {
 		cfg.SlowlogMaxLen = 128
 	}
+	if cfg.PubSubOutputLimit == (OutputLimit{}) {
+		cfg.PubSubOutputLimit = defaultPubSubLimit
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -168,6 +180,9 @@ func New(cfg Config) (*Server, error) {
 		s.slowlog.slowerThan.Store(-1)
 	}
 	s.tcpPort.Store(int64(cfg.TCPPort))
+	s.hub.init()
+	lim := cfg.PubSubOutputLimit.normalized()
+	s.pubsubLimit.Store(&lim)
 	s.wg.Add(1)
 	go s.cron()
 	return s, nil
@@ -337,7 +352,8 @@ func (s *Server) cron() {
 			s.stats.sampleOps(now)
 			if to := time.Duration(s.timeout.Load()); to > 0 {
 				for _, c := range s.clients() {
-					if !c.busy.Load() && now.Sub(c.lastInteraction()) > to {
+					// Like Redis, subscribers never time out.
+					if !c.busy.Load() && !c.subscribed.Load() && now.Sub(c.lastInteraction()) > to {
 						s.log.Debug("closing idle client", "id", c.id, "addr", c.addr)
 						c.kill()
 					}
@@ -351,9 +367,16 @@ func (s *Server) cron() {
 // reports whether name is one of them and value was valid. Names are
 // Redis's: requirepass, proto-max-bulk-len, client-query-buffer-limit,
 // maxclients, timeout (seconds), slowlog-log-slower-than (microseconds),
-// slowlog-max-len. Sizes accept Redis's units (1gb, 512mb, 64k...).
+// slowlog-max-len, client-output-buffer-limit (its pubsub class). Sizes
+// accept Redis's units (1gb, 512mb, 64k...).
 func (s *Server) SetOption(name, value string) bool {
 	switch name {
+	case "client-output-buffer-limit":
+		lim, found, ok := parsePubSubLimit(value)
+		if ok && found {
+			s.pubsubLimit.Store(&lim)
+		}
+		return ok
 	case "requirepass":
 		v := value
 		s.requirePass.Store(&v)

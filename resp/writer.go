@@ -57,6 +57,17 @@ func (w *writer) nullArray() {
 	w.b = append(w.b, "*-1\r\n"...)
 }
 
+// pushLen starts an out-of-band Pub/Sub message or (un)subscribe
+// confirmation: a push ('>') in RESP3, an array in RESP2.
+func (w *writer) pushLen(n int) { w.b = appendPushLen(w.b, w.proto, n) }
+
+func appendPushLen(b []byte, proto, n int) []byte {
+	if proto >= 3 {
+		return appendLen(b, '>', n)
+	}
+	return redcon.AppendArray(b, n)
+}
+
 // mapLen starts a map of n pairs: '%' in RESP3, a flat array of 2n in RESP2.
 func (w *writer) mapLen(n int) {
 	if w.proto >= 3 {

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/troika-db/troika/fsm"
 	"github.com/troika-db/troika/node"
@@ -65,9 +66,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 	v := store.Values()
-	if len(v.ClusterJoin) > 0 {
-		return errors.New("cluster-join: joining an existing cluster is not supported yet (this build runs one-node clusters)")
-	}
 	dir, err := filepath.Abs(v.Dir)
 	if err != nil {
 		return fmt.Errorf("dir: %w", err)
@@ -102,7 +100,15 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 		SyncEvery:       everysec(v.AppendFsync),
 		Hz:              v.Hz,
 		Mode:            v.ClusterMode,
-		Logger:          logger,
+		Join:            v.ClusterJoin,
+		BindHost:        listenHost,
+		BusPort:         v.ClusterAnnounceBusPort,
+		NodeTimeout:     v.ClusterNodeTimeout,
+		Gossip:          gossipTuning(v.ClusterNodeTimeout),
+
+		RequireFullCoverage: v.ClusterRequireFullCoverage,
+		AllowReadsWhenDown:  v.ClusterAllowReadsWhenDown,
+		Logger:              logger,
 		Tune: node.RaftTuning{
 			HeartbeatTimeout:  v.RaftHeartbeatTimeout,
 			ElectionTimeout:   v.RaftElectionTimeout,
@@ -130,20 +136,31 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 		Version:           version,
 		ConfigFile:        configFile,
 		TCPPort:           v.Port,
+		PubSub:            n,
 	})
 	if err != nil {
 		n.Close()
 		ln.Close()
 		return fmt.Errorf("resp server: %w", err)
 	}
+	// Messages published on other nodes reach this node's subscribers.
+	n.SetPubSubSink(func(channel, message []byte, sharded bool) { srv.Deliver(channel, message, sharded) })
 	if addr := os.Getenv("TROIKA_PPROF"); addr != "" {
 		stopProf := startPprof(addr, logger)
 		defer stopProf()
 	}
 	store.OnChange(func(name, value string) {
 		srv.SetOption(name, value)
-		if name == "hz" {
-			n.SetHz(store.Values().Hz)
+		cur := store.Values()
+		switch name {
+		case "hz":
+			n.SetHz(cur.Hz)
+		case "cluster-require-full-coverage", "cluster-allow-reads-when-down":
+			n.SetCoverage(cur.ClusterRequireFullCoverage, cur.ClusterAllowReadsWhenDown)
+		case "cluster-mode":
+			if err := n.SetMode(cur.ClusterMode); err != nil {
+				logger.Warn("cluster-mode change not committed", "mode", cur.ClusterMode, "err", err)
+			}
 		}
 	})
 	logger.Info("Troika ready to accept connections", "version", version, "node", n.ID(),
@@ -158,6 +175,9 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 	select {
 	case s := <-sigs:
 		logger.Info("shutting down", "signal", s.String())
+		if err := n.Leave(5 * time.Second); err != nil {
+			logger.Warn("graceful leave incomplete", "err", err)
+		}
 	case err := <-serveErr:
 		if err != nil && !errors.Is(err, net.ErrClosed) {
 			result = fmt.Errorf("serve: %w", err)

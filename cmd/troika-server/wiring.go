@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/troika-db/troika/gossip"
 	"github.com/troika-db/troika/node/config"
 )
 
@@ -122,4 +123,14 @@ func (k keepAliveListener) Accept() (net.Conn, error) {
 		_ = tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: k.period > 0, Idle: k.period, Interval: k.period})
 	}
 	return c, nil
+}
+
+// gossipTuning derives failure-detection timings from cluster-node-timeout:
+// the LAN defaults for the usual 15 s, a faster profile when operators (or
+// tests) ask for quick failover with a short timeout.
+func gossipTuning(nodeTimeout time.Duration) gossip.Tuning {
+	if nodeTimeout > 0 && nodeTimeout < 5*time.Second {
+		return gossip.FastTuning()
+	}
+	return gossip.Tuning{}
 }
