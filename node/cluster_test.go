@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"fmt"
 	"strings"
 	"sync"
@@ -241,17 +242,23 @@ func TestClusterCoverageModes(t *testing.T) {
 	if downKey == "" || upKey == "" {
 		t.Fatalf("placement left no up/down group: %+v", cfg.Groups)
 	}
-	// A survivor hosting the down group.
+	// The survivor placed to hold the down group (another node may still
+	// host a stale replica it is about to drop).
 	var host *Node
+	gi, _ := cfg.Group(downGroup)
 	for _, n := range c.live() {
-		if n.group(downGroup) != nil {
+		if slices.Contains(gi.Replicas, n.ID()) && n.group(downGroup) != nil {
 			host = n
 		}
 	}
+	if host == nil {
+		t.Fatalf("no survivor holds group %d (%v)", downGroup, gi.Replicas)
+	}
 	n := host
 	c.waitFor(20*time.Second, "group seen down", func() error {
-		if !n.coverageView().down[downGroup] {
-			return fmt.Errorf("group %d not down yet", downGroup)
+		n.updateCoverage(n.Config())
+		if cv := n.coverageView(); !cv.down[downGroup] || !cv.anyDown {
+			return fmt.Errorf("group %d not down (for longer than downGrace) yet", downGroup)
 		}
 		return nil
 	})
@@ -277,6 +284,14 @@ func TestClusterCoverageModes(t *testing.T) {
 	// Reads allowed while down: stale local reads, writes refused.
 	setAll(true, true)
 	if r := do(t, n, "GET", downKey); r.Str != "v" {
+		for _, m := range c.live() {
+			if g := m.group(downGroup); g != nil {
+				srv, _ := raftServers(g.host.raft)
+				_, l := g.host.leaderAddr()
+				t.Logf("node %d: state %v leader %s servers %v hint %q", m.cfg.Port, g.host.raft.State(), l, srv, m.hintedLeader(downGroup))
+			}
+		}
+		t.Logf("victim %s, cfg now %+v", vid, n.Config().Groups)
 		t.Fatalf("read while down: %+v", r)
 	}
 	if r := do(t, n, "SET", downKey, "x"); r.Code != fsm.CodeClusterDownRO {

@@ -2,32 +2,60 @@ package node
 
 import (
 	"errors"
+	"sync"
 	"time"
 )
 
-// coverage is the cluster loop's view of which data groups can serve: a
-// group is down when no node is known to lead it (no local raft leader and
-// no alive member claiming it), which is what a group that lost its quorum
-// looks like.
+// coverage is the view of which data groups can serve. A group is down when
+// no node is known to lead it (no local raft leader and no alive member
+// claiming it). That is what a group that lost its quorum looks like, but
+// also, for a few milliseconds, a group changing leader (an election or a
+// leadership transfer): the group's own slots are refused meanwhile, but
+// only a group leaderless for longer than downGrace counts as having lost
+// its quorum for the cluster-wide rule (cluster-require-full-coverage).
 type coverage struct {
-	down    map[uint32]bool
-	anyDown bool
+	down    map[uint32]bool // no leader known now
+	anyDown bool            // some group leaderless for longer than downGrace
 	at      time.Time
 }
 
+// downGrace: a leader change (election, transfer) takes well under this.
+const downGrace = 2 * time.Second
+
+// leaderless remembers since when each group has had no known leader.
+type leaderless struct {
+	mu    sync.Mutex
+	since map[uint32]time.Time
+}
+
 func (n *Node) updateCoverage(cfg *ClusterConfig) {
-	c := &coverage{down: map[uint32]bool{}, at: time.Now()}
+	now := time.Now()
+	c := &coverage{down: map[uint32]bool{}, at: now}
 	if cfg == nil {
 		c.anyDown = true
 		n.cov.Store(c)
 		return
 	}
+	n.noLeader.mu.Lock()
+	if n.noLeader.since == nil {
+		n.noLeader.since = map[uint32]time.Time{}
+	}
 	for _, gi := range cfg.Groups {
-		if n.leaderOf(gi.ID) == "" {
-			c.down[gi.ID] = true
+		if n.leaderOf(gi.ID) != "" {
+			delete(n.noLeader.since, gi.ID)
+			continue
+		}
+		c.down[gi.ID] = true
+		first, ok := n.noLeader.since[gi.ID]
+		if !ok {
+			first = now
+			n.noLeader.since[gi.ID] = now
+		}
+		if now.Sub(first) >= downGrace {
 			c.anyDown = true
 		}
 	}
+	n.noLeader.mu.Unlock()
 	n.cov.Store(c)
 }
 

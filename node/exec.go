@@ -73,7 +73,7 @@ func (n *Node) route(ctx context.Context, slot int, write, readOnly bool) (*data
 	gid := uint32(cfg.Slots.Group(slot))
 	g := n.group(gid)
 	cov := n.coverageView()
-	if cov.anyDown {
+	if cov.anyDown || cov.down[gid] {
 		// The view is refreshed every 100 ms; before refusing anything,
 		// look again now (leaders may have just been elected).
 		n.updateCoverage(cfg)

@@ -118,6 +118,7 @@ type Node struct {
 	pubsubSink atomic.Pointer[func(channel, message []byte, sharded bool)]
 	// cov is the coverage view the cluster loop keeps current.
 	cov       atomic.Pointer[coverage]
+	noLeader  leaderless
 	reqFull   atomic.Bool
 	readsDown atomic.Bool
 	// notListed: local groups the configuration no longer places here,

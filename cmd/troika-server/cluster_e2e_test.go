@@ -38,8 +38,8 @@ func startCluster(t *testing.T, n int) []*troikaProc {
 var votersRe = regexp.MustCompile(`(?m)^group_\d+:role=leader,.*voters=(\d+)`)
 
 // waitClusterSettled waits until every live node's CLUSTER NODES lists
-// `members` nodes, each with slots, and every group it leads has
-// min(3, members) voters.
+// `members` nodes, each with slots, every group it leads has min(3, members)
+// voters, and leaderships are balanced (placement's transfers are done).
 func waitClusterSettled(t *testing.T, ps []*troikaProc, members int) {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
@@ -79,11 +79,16 @@ func clusterSettledErr(ps []*troikaProc, members int) string {
 				return fmt.Sprintf("%s: node without slots: %q", p.addr(), l)
 			}
 		}
-		for _, m := range votersRe.FindAllStringSubmatch(string(info), -1) {
+		led := votersRe.FindAllStringSubmatch(string(info), -1)
+		for _, m := range led {
 			leaders++
 			if v, _ := strconv.Atoi(m[1]); v != min(3, members) {
 				return fmt.Sprintf("%s: a group has %d voters", p.addr(), v)
 			}
+		}
+		// Placement balances leaders: 16 groups over the members.
+		if len(led) < 16/members || len(led) > (16+members-1)/members {
+			return fmt.Sprintf("%s leads %d groups (balancing)", p.addr(), len(led))
 		}
 	}
 	if leaders != 16 {
@@ -150,8 +155,41 @@ func TestClusterClients(t *testing.T) {
 			t.Fatalf("go-redis GET gc:%d = %q, %v", i, v, err)
 		}
 	}
-	// redis-cli -c follows MOVED from any node.
+	// redis-cli -c follows MOVED from any node: 10,000 keys written through
+	// one node and read back through another (commands on stdin).
 	cli := requireBinary(t, redisCLIBin)
+	var sets, gets strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&sets, "SET rc:%d v%d\n", i, i)
+		fmt.Fprintf(&gets, "GET rc:%d\n", i)
+	}
+	runCLI := func(p *troikaProc, input string) []string {
+		cmd := exec.Command(cli, "-c", "-p", strconv.Itoa(p.port))
+		cmd.Stdin = strings.NewReader(input)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("redis-cli -c via %s: %v", p.addr(), err)
+		}
+		var replies []string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			if !strings.HasPrefix(l, "-> Redirected") {
+				replies = append(replies, l)
+			}
+		}
+		return replies
+	}
+	if r := runCLI(ps[0], sets.String()); len(r) != n || strings.Count(strings.Join(r, "\n"), "OK") != n {
+		t.Fatalf("redis-cli -c: %d replies to %d SETs (first: %q)", len(r), n, r[:min(3, len(r))])
+	}
+	r := runCLI(ps[2], gets.String())
+	if len(r) != n {
+		t.Fatalf("redis-cli -c: %d replies to %d GETs", len(r), n)
+	}
+	for i, v := range r {
+		if v != fmt.Sprintf("v%d", i) {
+			t.Fatalf("redis-cli -c GET rc:%d = %q", i, v)
+		}
+	}
 	for i, p := range ps {
 		k := fmt.Sprintf("cli:%d", i)
 		if out, err := exec.Command(cli, "-c", "-p", strconv.Itoa(p.port), "SET", k, "v").CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "OK" {
