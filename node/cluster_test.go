@@ -2,8 +2,8 @@ package node
 
 import (
 	"context"
-	"slices"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
