@@ -21,7 +21,7 @@ func (n *Node) Info(section string) string {
 	case "replication":
 		return n.infoReplication()
 	case "cluster":
-		return "cluster_enabled:1\r\n"
+		return "cluster_enabled:1\r\ntroika_cluster_mode:" + n.Mode() + "\r\n"
 	}
 	return ""
 }

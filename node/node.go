@@ -61,6 +61,10 @@ type Config struct {
 	// AP mode turns both on regardless. See SetCoverage.
 	RequireFullCoverage bool
 	AllowReadsWhenDown  bool
+	// OnModeChange, optional, is called (from the cluster loop) with the
+	// committed cluster-mode whenever it differs from the last one seen,
+	// including once at startup, so that CONFIG GET shows it on every node.
+	OnModeChange func(mode string)
 	// Gossip tunes failure detection (zero: LAN defaults).
 	Gossip gossip.Tuning
 	// LinkFilter, for tests, cuts links between cluster addresses (raft,
@@ -125,6 +129,7 @@ type Node struct {
 	// with when that was first seen (owned by the cluster loop).
 	notListed map[uint32]time.Time
 	lastMeta  []byte
+	lastMode  string
 	transfers map[uint32]time.Time
 
 	meta     *raftHost

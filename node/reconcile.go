@@ -56,6 +56,12 @@ func (n *Node) clusterLoop() {
 		n.refreshMeta()
 		cfg := n.Config()
 		n.updateCoverage(cfg)
+		if cfg != nil && cfg.Mode != "" && cfg.Mode != n.lastMode {
+			n.lastMode = cfg.Mode
+			if n.cfg.OnModeChange != nil {
+				n.cfg.OnModeChange(cfg.Mode)
+			}
+		}
 		if time.Since(last) < reconcileEvery {
 			continue
 		}

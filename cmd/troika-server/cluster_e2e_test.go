@@ -417,4 +417,25 @@ func TestClusterPubSub(t *testing.T) {
 	if m, err := ss.ReceiveMessage(rctx); err != nil || m.Payload != "sharded hello" {
 		t.Fatalf("sharded message: %+v, %v", m, err)
 	}
+	// cluster-mode is cluster-wide: CONFIG SET on one node is committed
+	// through the meta group and shows on every node.
+	c0 := mustDial(t, ps[0].addr())
+	defer c0.close()
+	if r := c0.mustDo(t, "CONFIG", "SET", "cluster-mode", "ap"); r != "+OK\r\n" {
+		t.Fatalf("CONFIG SET cluster-mode ap: %q", r)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		c2 := mustDial(t, ps[2].addr())
+		info := c2.mustDo(t, "INFO", "cluster")
+		conf := c2.mustDo(t, "CONFIG", "GET", "cluster-mode")
+		c2.close()
+		if strings.Contains(info, "troika_cluster_mode:ap") && strings.Contains(conf, "\r\nap\r\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mode not propagated: INFO %q CONFIG GET %q", info, conf)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -106,6 +106,16 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 		NodeTimeout:     v.ClusterNodeTimeout,
 		Gossip:          gossipTuning(v.ClusterNodeTimeout),
 
+		// The committed mode is the cluster's: show it in CONFIG GET here
+		// too (setting the same value back proposes nothing).
+		OnModeChange: func(mode string) {
+			if store.Values().ClusterMode != mode {
+				if err := store.Set("cluster-mode", mode); err != nil {
+					logger.Warn("cluster-mode", "err", err)
+				}
+			}
+		},
+
 		RequireFullCoverage: v.ClusterRequireFullCoverage,
 		AllowReadsWhenDown:  v.ClusterAllowReadsWhenDown,
 		Logger:              logger,
