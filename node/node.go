@@ -121,10 +121,12 @@ type Node struct {
 	pubQueue   chan pubItem
 	pubsubSink atomic.Pointer[func(channel, message []byte, sharded bool)]
 	// cov is the coverage view the cluster loop keeps current.
-	cov       atomic.Pointer[coverage]
-	noLeader  leaderless
-	reqFull   atomic.Bool
-	readsDown atomic.Bool
+	cov      atomic.Pointer[coverage]
+	noLeader leaderless
+	reqFull  atomic.Bool
+	// nodeTimeout (ns): see Config.NodeTimeout and SetNodeTimeout.
+	nodeTimeout atomic.Int64
+	readsDown   atomic.Bool
 	// notListed: local groups the configuration no longer places here,
 	// with when that was first seen (owned by the cluster loop).
 	notListed map[uint32]time.Time
@@ -175,6 +177,7 @@ func New(cfg Config) (*Node, error) {
 		kickCh: make(chan struct{}, 1), pubQueue: make(chan pubItem, 4096), notListed: map[uint32]time.Time{}, transfers: map[uint32]time.Time{}}
 	n.hz.Store(int64(cfg.Hz))
 	n.reqFull.Store(cfg.RequireFullCoverage)
+	n.nodeTimeout.Store(int64(cfg.NodeTimeout))
 	n.readsDown.Store(cfg.AllowReadsWhenDown)
 	if err := n.loadIdentity(); err != nil {
 		return nil, err
@@ -506,6 +509,15 @@ func (n *Node) Ready() bool {
 		}
 	}
 	return true
+}
+
+// SetNodeTimeout changes how long a node may be gone before its replicas
+// are placed elsewhere (CONFIG SET cluster-node-timeout). Gossip's failure
+// detection profile stays the one chosen at start.
+func (n *Node) SetNodeTimeout(d time.Duration) {
+	if d > 0 {
+		n.nodeTimeout.Store(int64(d))
+	}
 }
 
 // SetHz changes the active expiry frequency (CONFIG SET hz).

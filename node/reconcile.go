@@ -201,7 +201,7 @@ func (n *Node) registerMembers(cfg *ClusterConfig) {
 
 // eligible reports whether node ni may hold replicas now.
 func (n *Node) eligible(ni NodeInfo, now time.Time) bool {
-	return !ni.Draining && n.deadFor(ni.ID, now) < n.cfg.NodeTimeout
+	return !ni.Draining && n.deadFor(ni.ID, now) < time.Duration(n.nodeTimeout.Load())
 }
 
 // reconcileMetaRaft grows the meta group to 3 (5) voters as nodes join,
@@ -262,7 +262,7 @@ func (n *Node) reconcileMetaRaft(cfg *ClusterConfig) {
 	if len(bad) > 0 && len(good) >= target {
 		id := bad[0]
 		ni, _ := cfg.Node(id)
-		if ni.Draining || n.deadFor(id, now) >= n.cfg.NodeTimeout {
+		if ni.Draining || n.deadFor(id, now) >= time.Duration(n.nodeTimeout.Load()) {
 			n.metaChange("demote meta voter", id, n.meta.raft.DemoteVoter(raft.ServerID(id), 0, changeTimeout))
 			return
 		}

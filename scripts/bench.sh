@@ -77,3 +77,44 @@ load $P_TROIKA; load $P_REDIS
 m1_t=$(mem $P_TROIKA); m1_r=$(mem $P_REDIS)
 bpk_t=$(( (m1_t - m0_t) / KEYS )); bpk_r=$(( (m1_r - m0_r) / KEYS ))
 printf '%-28s %14s %14s %8s\n' "bytes/key ($KEYS keys)" "$bpk_t" "$bpk_r" "$(ratio "$bpk_t" "$bpk_r")"
+
+# A Troika cluster of $CLUSTER_NODES nodes on this machine (every group
+# replicated $CLUSTER_NODES-fold, all nodes sharing these cores and this
+# disk), driven by redis-benchmark --cluster, against the same redis figures.
+# CLUSTER_NODES=0 skips it.
+CLUSTER_NODES=${CLUSTER_NODES:-3}
+if [ "$CLUSTER_NODES" -gt 1 ]; then
+  cbase=$((BASE + 10))
+  for i in $(seq 0 $((CLUSTER_NODES - 1))); do
+    p=$((cbase + i))
+    mkdir -p "$work/c$i"
+    join=()
+    [ "$i" -gt 0 ] && join=(--cluster-join "127.0.0.1:$cbase")
+    "$work/troika-server" --port "$p" --cluster-port $((p + 1000)) --dir "$work/c$i" --cluster-groups "$GROUPS_N" \
+      --logfile "$work/c$i.log" "${join[@]}" & pids+=($!)
+    [ "$i" -eq 0 ] && wait_ready "$p"
+  done
+  # Ready when every group has $CLUSTER_NODES voters (at most 3) everywhere.
+  want=$(( CLUSTER_NODES < 3 ? CLUSTER_NODES : 3 ))
+  for _ in $(seq 1 600); do
+    leaders=0
+    for i in $(seq 0 $((CLUSTER_NODES - 1))); do
+      leaders=$((leaders + $(redis-cli -p $((cbase + i)) info raft 2>/dev/null | tr -d '\r' | grep -c "^group_.*role=leader.*voters=$want" || true)))
+    done
+    [ "$leaders" -eq "$GROUPS_N" ] && break
+    sleep 0.2
+  done
+  sleep 3 # let leadership balancing finish
+  crps() { # test pipeline
+    timeout 300 redis-benchmark --cluster -p "$cbase" -t "$1" -n "$N" -c "$CLIENTS" -P "$2" -r 100000 -d 10 -q 2>/dev/null \
+      | tr '\r' '\n' | awk -v t="$(echo "$1" | tr a-z A-Z)" '$1==t":" && $3=="requests" {v=$2} END {print v+0}'
+  }
+  echo
+  echo "troika cluster: $CLUSTER_NODES nodes, $want replicas per group, all on this machine (redis-benchmark --cluster)"
+  line "cluster GET P1 vs redis" "$(crps get 1)" "$g1_r"
+  line "cluster GET P16 vs redis" "$(crps get 16)" "$g16_r"
+  cs1=$(crps set 1); cs16=$(crps set 16)
+  line "cluster SET P1 vs redis fsync" "$cs1" "$s1_a"
+  line "cluster SET P16 vs redis fsync" "$cs16" "$s16_a"
+  printf '%-28s %14s\n' "cluster SET P16/P1" "$(ratio "$cs16" "$cs1")"
+fi

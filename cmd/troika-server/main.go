@@ -165,6 +165,8 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 		switch name {
 		case "hz":
 			n.SetHz(cur.Hz)
+		case "cluster-node-timeout":
+			n.SetNodeTimeout(cur.ClusterNodeTimeout)
 		case "cluster-require-full-coverage", "cluster-allow-reads-when-down":
 			n.SetCoverage(cur.ClusterRequireFullCoverage, cur.ClusterAllowReadsWhenDown)
 		case "cluster-mode":
