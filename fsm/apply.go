@@ -20,14 +20,33 @@ func (db *DB) ApplyEntry(e *Entry) ([]Reply, error) {
 	defer func() { db.applying = false }()
 	replies := make([]Reply, len(e.Cmds))
 	args := make([][]byte, 0, 8)
+	skip := 0 // commands of a transaction whose watch guard failed
 	for i, c := range e.Cmds {
 		cmd := Commands.ByOp(c.Op)
 		if cmd == nil {
 			return nil, fmt.Errorf("%w: %d (command %d of %d)", ErrUnknownOp, c.Op, i, len(e.Cmds))
 		}
+		if skip > 0 {
+			skip--
+			replies[i] = NilArray
+			continue
+		}
 		args = append(args[:0], nameArg(cmd))
 		args = append(args, c.Args...)
+		if c.Op == OpWatchGuard {
+			g, ok := parseGuard(args)
+			switch {
+			case !ok:
+				replies[i] = ErrMsg("ERR bad watch guard")
+			case db.guardHolds(g):
+				replies[i] = Int(1)
+			default:
+				replies[i], skip = Int(0), g.n
+			}
+			continue
+		}
 		replies[i] = cmd.Run(db, args)
+		db.bumpAfter(cmd, args, replies[i])
 	}
 	return replies, nil
 }

@@ -379,8 +379,11 @@ func keyRunCopy(db *DB, c keyCopyArgs) Reply {
 		return Zero
 	}
 	val := it.value()
-	if cl, ok := val.(cloner); ok {
-		val = cl.Clone()
+	switch v := val.(type) {
+	case aggregate:
+		val = v.cloneGen(db.gen) // a fresh value of the current generation
+	case cloner:
+		val = v.Clone()
 	}
 	db.Set(c.dst, val, db.expOf(&it))
 	return One

@@ -53,4 +53,9 @@ const (
 	CodeDecrOverflow    // ERR decrement would overflow
 	CodeLCSNotString    // ERR The specified keys must contain string values
 	CodeLCSMemory       // ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len
+	CodeLPosRankZero    // ERR RANK can't be zero: use 1 to start from the first match, ...
+	CodeLPosCountNeg    // ERR COUNT can't be negative
+	CodeLPosMaxLenNeg   // ERR MAXLEN can't be negative
+	CodeNumKeysZero     // ERR numkeys should be greater than 0
+	CodeCountZero       // ERR count should be greater than 0
 )

@@ -156,6 +156,11 @@ type DB struct {
 	dirty uint64 // number of changes since start (INFO rdb_changes_since_last_save)
 	// restoredIndex: see RestoredIndex.
 	restoredIndex uint64
+	// WATCH versions (watch.go): a counter of applied writes, the version
+	// of the last FLUSHALL, and per slot the version of its last write
+	// (nil until the first).
+	wseq, wflush uint64
+	wver         *[slots.Count]uint64
 	// Applying is true while running inside Apply: lookups then delete
 	// expired keys (deterministically, with the entry's time). During reads
 	// it is false and expired keys are only hidden.
@@ -183,7 +188,7 @@ func (db *DB) Now() int64 { return db.now }
 // read from (0 when unknown or not restored).
 func (db *DB) RestoredIndex() uint64 { return db.restoredIndex }
 
-// Gen returns the current copy-on-write generation (see Aggregate).
+// Gen returns the current copy-on-write generation (see DB.writable).
 func (db *DB) Gen() uint64 { return db.gen }
 
 // Dirty returns the number of key changes applied since the DB was created.
@@ -263,6 +268,32 @@ func (db *DB) Expire(key string) (int64, bool) {
 		return 0, false
 	}
 	return db.expOf(&it), true
+}
+
+// aggregate is implemented by aggregate values that commands mutate in
+// place (lists, ...). generation is the DB generation (see DB.Gen) the
+// value was created or last cloned in; cloneGen returns a deep copy
+// belonging to generation gen.
+type aggregate interface {
+	generation() uint64
+	cloneGen(gen uint64) aggregate
+}
+
+// writable returns the value of the live aggregate item it, ready to be
+// mutated in place. Copy-on-write: a value created before the latest
+// Snapshot (an older generation) may be shared with that snapshot's trees,
+// so it is cloned first and the clone, in a new object box, replaces it in
+// the keyspace (the item keeps its key and deadline). Values of the current
+// generation are returned as they are. Only Apply may call it.
+func (db *DB) writable(it item) any {
+	a, ok := it.obj.v.(aggregate)
+	if !ok || a.generation() == db.gen {
+		return it.obj.v
+	}
+	c := a.cloneGen(db.gen)
+	it.obj = &object{v: c}
+	db.keys.Set(it)
+	return c
 }
 
 // GetString returns the string value of key. ok is false when the key does

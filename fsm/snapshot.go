@@ -17,6 +17,7 @@ const (
 	recString      uint8 = 1
 	recStringRaw   uint8 = 2 // RawString
 	recStringFloat uint8 = 3 // FloatString
+	recList        uint8 = 4 // *List: uvarint count, then uvarint length + bytes per element
 )
 
 // Snapshot is a point-in-time view of a DB. Taking it is O(1): the B-trees
@@ -28,6 +29,8 @@ type Snapshot struct {
 	keys *btree.BTreeG[item]
 	ttls *btree.BTreeG[ttlItem]
 	now  int64
+	// versions are the DB's WATCH versions (encodeVersions).
+	versions []byte
 	// index is the replica's applied log index at the time of the view
 	// (set by the owner, see SetIndex), carried in the header so that a
 	// restored replica knows which writes it holds.
@@ -40,6 +43,9 @@ func (s *Snapshot) SetIndex(i uint64) { s.index = i }
 // Snapshot returns a point-in-time view of db.
 func (db *DB) Snapshot() *Snapshot {
 	s := &Snapshot{keys: db.keys.Copy(), ttls: db.ttls.Copy(), now: db.now}
+	// The watch versions are small: copy them now (the view must not see
+	// later writes).
+	s.versions = db.encodeVersions(nil)
 	db.gen++
 	return s
 }
@@ -49,14 +55,15 @@ func (s *Snapshot) Len() int { return s.keys.Len() }
 
 // snapshotMeta is the header's opaque Meta: the group's clock, so that a
 // restored replica never applies an entry with an earlier time, then the
-// applied index (absent in older snapshots: 0).
-func encodeSnapshotMeta(now int64, index uint64) []byte {
-	return binary.AppendUvarint(binary.AppendVarint(nil, now), index)
+// applied index, then the WATCH versions (both absent in older snapshots:
+// zero).
+func encodeSnapshotMeta(now int64, index uint64, versions []byte) []byte {
+	return append(binary.AppendUvarint(binary.AppendVarint(nil, now), index), versions...)
 }
 
 // WriteTo streams the view in the snapshot format (snapshot/).
 func (s *Snapshot) WriteTo(w io.Writer, group uint32) error {
-	sw, err := snapshot.NewWriter(w, snapshot.Header{Kind: "data", Group: group, Meta: encodeSnapshotMeta(s.now, s.index)})
+	sw, err := snapshot.NewWriter(w, snapshot.Header{Kind: "data", Group: group, Meta: encodeSnapshotMeta(s.now, s.index, s.versions)})
 	if err != nil {
 		return fmt.Errorf("snapshot header: %w", err)
 	}
@@ -105,7 +112,9 @@ func encodeRecord(it item, exp int64) (snapshot.Record, error) {
 
 // decoders maps record types of aggregate values to their decoders; families
 // that add types register here.
-var decoders = map[uint8]func([]byte) (any, error){}
+var decoders = map[uint8]func([]byte) (any, error){
+	recList: decodeList,
+}
 
 // ReadSnapshot builds a new DB from a snapshot stream.
 func ReadSnapshot(r io.Reader) (*DB, error) {
@@ -122,6 +131,9 @@ func ReadSnapshot(r io.Reader) (*DB, error) {
 		db.now = now
 		if idx, k := binary.Uvarint(h.Meta[n:]); k > 0 {
 			db.restoredIndex = idx
+			if !db.decodeVersions(h.Meta[n+k:]) {
+				return nil, fmt.Errorf("snapshot: bad watch versions")
+			}
 		}
 	}
 	for {

@@ -65,6 +65,25 @@ const (
 	// each named key only if it is expired at the entry's time (the key may
 	// have been rewritten since the leader picked it).
 	OpExpireDel Op = 60
+
+	// Lists (80..119).
+	OpLPush     Op = 80
+	OpRPush     Op = 81
+	OpLPushX    Op = 82
+	OpRPushX    Op = 83
+	OpLPop      Op = 84
+	OpRPop      Op = 85
+	OpLLen      Op = 86
+	OpLRange    Op = 87
+	OpLIndex    Op = 88
+	OpLSet      Op = 89
+	OpLRem      Op = 90
+	OpLTrim     Op = 91
+	OpLInsert   Op = 92
+	OpLPos      Op = 93
+	OpLMove     Op = 94
+	OpRPopLPush Op = 95
+	OpLMPop     Op = 96
 )
 
 // Command is one command the FSM implements.
@@ -93,7 +112,7 @@ type Table struct {
 }
 
 // Commands is the table of every command the FSM implements.
-var Commands = buildTable(stringCommands, keyCommands)
+var Commands = buildTable(stringCommands, keyCommands, listCommands, []*Command{watchGuard})
 
 func buildTable(families ...[]*Command) *Table {
 	t := &Table{byName: map[string]*Command{}, byOp: map[Op]*Command{}}

@@ -69,11 +69,14 @@ func (c *testCluster) isolate(i int, cut bool) {
 // add starts a new node; the first bootstraps, the others join node 0.
 func (c *testCluster) add() int {
 	c.t.Helper()
+	dir := c.t.TempDir()
+	c.mu.Lock()
 	i := len(c.dirs)
-	c.dirs = append(c.dirs, c.t.TempDir())
+	c.dirs = append(c.dirs, dir)
 	c.ports = append(c.ports, 17000+i)
 	c.buses = append(c.buses, "")
 	c.nodes = append(c.nodes, nil)
+	c.mu.Unlock()
 	c.start(i)
 	return i
 }
@@ -91,13 +94,16 @@ func (c *testCluster) start(i int) {
 			c.t.Fatal(err)
 		}
 	}
+	c.mu.Lock()
 	c.buses[i] = ln.Addr().String()
 	var join []string
 	if i > 0 {
 		join = []string{c.buses[0]}
 	}
+	dir, port := c.dirs[i], c.ports[i]
+	c.mu.Unlock()
 	cfg := Config{
-		Dir: c.dirs[i], Port: c.ports[i], ClusterListener: ln, ClusterPort: ln.Addr().(*net.TCPAddr).Port,
+		Dir: dir, Port: port, ClusterListener: ln, ClusterPort: ln.Addr().(*net.TCPAddr).Port,
 		Groups: c.groups, Replicas: c.replicas, Logger: quietLogger(), Hz: 20, Join: join,
 		Tune:        RaftTuning{HeartbeatTimeout: 150 * time.Millisecond, ElectionTimeout: 150 * time.Millisecond},
 		NodeTimeout: 3 * time.Second, Gossip: gossip.FastTuning(), LinkFilter: c.allowed,

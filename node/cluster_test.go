@@ -258,7 +258,14 @@ func TestClusterCoverageModes(t *testing.T) {
 	c.waitFor(20*time.Second, "group seen down", func() error {
 		n.updateCoverage(n.Config())
 		if cv := n.coverageView(); !cv.down[downGroup] || !cv.anyDown {
-			return fmt.Errorf("group %d not down (for longer than downGrace) yet", downGroup)
+			m, _ := n.gossip.Member(vid)
+			l, srv := "", []raft.Server(nil)
+			if g := n.group(downGroup); g != nil {
+				_, l = g.host.leaderAddr()
+				srv, _ = raftServers(g.host.raft)
+			}
+			return fmt.Errorf("group %d not down (for longer than downGrace) yet: victim %s since %v, raft leader %q, hint %q, servers %v, cfg %v",
+				downGroup, m.State, time.Since(m.Since).Round(time.Millisecond), l, n.hintedLeader(downGroup), srv, n.Config().Groups)
 		}
 		return nil
 	})

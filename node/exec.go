@@ -247,6 +247,8 @@ func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) 
 // still commit, so it must never be reported as failed.
 func (n *Node) writeErrReply(g *dataGroup, slot int, err error) fsm.Reply {
 	switch {
+	case errors.Is(err, errProposerPaused):
+		return fsm.Err(fsm.CodeTryAgain)
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
 		errors.Is(err, raft.ErrEnqueueTimeout), errors.Is(err, errProposerClosed):
 		if _, id := g.host.leaderAddr(); id != "" && id != n.id.ID {

@@ -41,8 +41,34 @@ type raftHost struct {
 	// the group is marked ready (the data group publishes its applied index).
 	afterBarrier func(index uint64)
 
+	stable *hostStable
+
 	stop chan struct{}
 	wg   sync.WaitGroup
+}
+
+// hostStable is the group's stable store as its raft sees it. Once the
+// group's raft has shut down, writes are dropped: hashicorp/raft handles
+// heartbeats on transport goroutines that can outlive Shutdown, and one
+// that raises the term would otherwise hit a closed store and panic. The
+// raft instance is gone by then, so nothing depends on that write.
+type hostStable struct {
+	*raftstore.GroupStore
+	closed atomic.Bool
+}
+
+func (s *hostStable) Set(key, val []byte) error {
+	if s.closed.Load() {
+		return nil
+	}
+	return s.GroupStore.Set(key, val)
+}
+
+func (s *hostStable) SetUint64(key []byte, val uint64) error {
+	if s.closed.Load() {
+		return nil
+	}
+	return s.GroupStore.SetUint64(key, val)
 }
 
 type raftHostConfig struct {
@@ -112,8 +138,8 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 	if err != nil {
 		return nil, fmt.Errorf("group %d: snapshot store: %w", cfg.ID, err)
 	}
-	gs := cfg.Store.Group(cfg.ID)
-	logs, err := raft.NewLogCache(256, gs)
+	gs := &hostStable{GroupStore: cfg.Store.Group(cfg.ID)}
+	logs, err := raft.NewLogCache(256, gs.GroupStore)
 	if err != nil {
 		return nil, fmt.Errorf("group %d: log cache: %w", cfg.ID, err)
 	}
@@ -146,7 +172,7 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 		trans.Close()
 		return nil, fmt.Errorf("group %d: start raft: %w", cfg.ID, err)
 	}
-	h := &raftHost{id: cfg.ID, raft: r, trans: trans, log: cfg.Logger.With("group", cfg.ID), stop: make(chan struct{})}
+	h := &raftHost{id: cfg.ID, raft: r, trans: trans, stable: gs, log: cfg.Logger.With("group", cfg.ID), stop: make(chan struct{})}
 	return h, nil
 }
 
@@ -240,6 +266,7 @@ func (h *raftHost) close() error {
 		close(h.stop)
 	}
 	err := h.raft.Shutdown().Error()
+	h.stable.closed.Store(true)
 	h.wg.Wait()
 	h.trans.Close()
 	return err

@@ -16,9 +16,14 @@ import (
 func (n *Node) Leave(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	var errs []error
-	transfer := func(h *raftHost) {
+	transfer := func(h *raftHost, prop *proposer) {
 		if h.raft.State() != raft.Leader {
 			return
+		}
+		if prop != nil {
+			// In-flight writes commit before leadership moves.
+			prop.pause(time.Until(deadline))
+			defer prop.resume()
 		}
 		if servers, ok := raftServers(h.raft); ok {
 			voters := 0
@@ -44,9 +49,9 @@ func (n *Node) Leave(timeout time.Duration) error {
 		}
 	}
 	for _, g := range n.localGroups() {
-		transfer(g.host)
+		transfer(g.host, g.prop)
 	}
-	transfer(n.meta)
+	transfer(n.meta, nil)
 	if n.gossip != nil {
 		if err := n.gossip.Leave(max(time.Until(deadline), 100*time.Millisecond)); err != nil {
 			errs = append(errs, err)

@@ -163,7 +163,10 @@ func (n *Node) hintedLeader(gid uint32) string {
 		n.hints = map[uint32]leadHint{}
 		n.hintNode = map[uint32]string{}
 		for id, p := range n.peers() {
-			if p.state != gossip.StateAlive && id != n.id.ID {
+			// Only alive peers' claims count; this node's own claims are
+			// not hints (its raft view is the truth, and its gossiped
+			// metadata may lag a lost leadership).
+			if p.state != gossip.StateAlive || id == n.id.ID {
 				continue
 			}
 			for _, l := range p.meta.Leads {

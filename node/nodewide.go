@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"strconv"
+	"time"
 
 	"github.com/troika-db/troika/fsm"
 	"github.com/troika-db/troika/slots"
@@ -25,6 +26,17 @@ func (n *Node) execNodeWide(ctx context.Context, c Cmd) fsm.Reply {
 		return n.randomKey(rctx)
 	case fsm.EqualFold(name, "flushall"), fsm.EqualFold(name, "flushdb"):
 		return n.flush(rctx, c.Args)
+	}
+	// A keyed command whose arguments name no key (LMPOP 0 ...): Redis
+	// runs it on the receiving node, where its own parsing rejects it.
+	// Parsing is deterministic and needs no data: answer its error here.
+	if cmd := fsm.Commands.Lookup(name); cmd != nil {
+		if cmd.Prepare != nil {
+			if _, err := cmd.Prepare(c.Args, time.Now().UnixMilli()); err != nil {
+				return fsm.ErrReply(err)
+			}
+		}
+		return cmd.Run(fsm.NewDB().ReadView(time.Now().UnixMilli()), c.Args)
 	}
 	return unknownCommand(c.Args)
 }

@@ -173,6 +173,15 @@ func planPlacement(in placementInput) []GroupInfo {
 			changed[g.ID] = true
 		}
 	}
+	// Greedy moves stop at a local optimum (a node leading nothing may
+	// share no group with the busiest one): shift leaderships along a
+	// chain of groups instead, which moves one leadership from the busiest
+	// node to the idlest and leaves every node in between unchanged.
+	for range len(groups) {
+		if !balanceLeadersAlongPath(groups, leads, in, changed) {
+			break
+		}
+	}
 	var out []GroupInfo
 	for _, g := range groups {
 		if changed[g.ID] {
@@ -180,6 +189,70 @@ func planPlacement(in placementInput) []GroupInfo {
 		}
 	}
 	return out
+}
+
+// balanceLeadersAlongPath finds, by breadth-first search, a chain
+// busiest → … → idlest where each step is a group preferred-led by one
+// node that has the next as a valid leader, and moves each step's group
+// one node along. It reports whether it moved anything.
+func balanceLeadersAlongPath(groups []GroupInfo, leads map[string]int, in placementInput, changed map[uint32]bool) bool {
+	var nodes []string
+	for _, ni := range in.cfg.Nodes {
+		if in.alive[ni.ID] && in.eligible[ni.ID] {
+			nodes = append(nodes, ni.ID)
+		}
+	}
+	if len(nodes) < 2 {
+		return false
+	}
+	minLeads := leads[nodes[0]]
+	for _, id := range nodes {
+		minLeads = min(minLeads, leads[id])
+	}
+	// BFS from every node with at least minLeads+2 leaderships.
+	type step struct {
+		from  string
+		group int // index in groups
+	}
+	prev := map[string]step{}
+	var queue []string
+	for _, id := range nodes {
+		if leads[id] >= minLeads+2 {
+			prev[id] = step{group: -1}
+			queue = append(queue, id)
+		}
+	}
+	for len(queue) > 0 {
+		a := queue[0]
+		queue = queue[1:]
+		for gi := range groups {
+			g := groups[gi]
+			if g.Leader != a {
+				continue
+			}
+			for _, b := range g.Replicas {
+				if _, seen := prev[b]; seen || !validLeader(g, b, in) {
+					continue
+				}
+				prev[b] = step{from: a, group: gi}
+				if leads[b] == minLeads {
+					// Shift along the path back to a busiest node.
+					leads[b]++
+					for cur := b; prev[cur].group >= 0; cur = prev[cur].from {
+						st := prev[cur]
+						groups[st.group].Leader = cur
+						changed[groups[st.group].ID] = true
+						if prev[st.from].group < 0 {
+							leads[st.from]--
+						}
+					}
+					return true
+				}
+				queue = append(queue, b)
+			}
+		}
+	}
+	return false
 }
 
 // validLeader: a preferred leader must be a replica that is alive, eligible

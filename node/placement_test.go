@@ -162,3 +162,24 @@ func TestPlacementDrainAndMetaTargets(t *testing.T) {
 	}
 	_ = fmt.Sprint
 }
+
+// One group per node, replica sets arranged so that greedy moves get stuck:
+// leaderships still end up one per node.
+func TestPlacementBalancesLeadersAlongChains(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e"}
+	groups := []GroupInfo{
+		{ID: 1, Replicas: []string{"a", "b", "c"}, Leader: "a"},
+		{ID: 2, Replicas: []string{"a", "b", "d"}, Leader: "a"},
+		{ID: 3, Replicas: []string{"b", "c", "e"}, Leader: "b"},
+		{ID: 4, Replicas: []string{"c", "d", "e"}, Leader: "c"},
+		{ID: 5, Replicas: []string{"c", "d", "e"}, Leader: "d"},
+	}
+	cfg := placementCfg(ids, 3, groups...)
+	settle(t, cfg, all(ids...), all(ids...))
+	_, leads := loads(cfg)
+	for _, id := range ids {
+		if leads[id] != 1 {
+			t.Fatalf("leaders per node %v, want one each", leads)
+		}
+	}
+}

@@ -51,6 +51,12 @@ type proposer struct {
 	flushing bool
 	closed   bool
 	buf      []byte
+	// paused refuses new proposals (errProposerPaused) while a planned
+	// leadership transfer waits for the ones in flight (inFlight) to
+	// complete, so that no write's outcome becomes unknown because of it.
+	paused   bool
+	inFlight int
+	drained  chan struct{} // closed when inFlight reaches 0 while paused
 }
 
 func newProposer(r *raft.Raft, clock func() int64) *proposer {
@@ -59,6 +65,10 @@ func newProposer(r *raft.Raft, clock func() int64) *proposer {
 
 // errProposerClosed is returned for proposals made after close.
 var errProposerClosed = errors.New("proposer closed")
+
+// errProposerPaused is returned for proposals made while a planned
+// leadership transfer drains the group: nothing was proposed (retry).
+var errProposerPaused = errors.New("leadership transfer in progress")
 
 // propose appends cmds to the log and returns their replies.
 func (p *proposer) propose(cmds []prepared) proposalResult {
@@ -71,12 +81,16 @@ func (p *proposer) propose(cmds []prepared) proposalResult {
 func (p *proposer) start(cmds []prepared) *proposal {
 	pr := &proposal{cmds: cmds, ready: make(chan struct{})}
 	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if p.closed || p.paused {
 		pr.err = errProposerClosed
+		if !p.closed {
+			pr.err = errProposerPaused
+		}
+		p.mu.Unlock()
 		close(pr.ready)
 		return pr
 	}
+	p.inFlight++
 	p.queue = append(p.queue, pr)
 	lead := !p.flushing
 	p.flushing = true
@@ -89,6 +103,48 @@ func (p *proposer) start(cmds []prepared) *proposal {
 
 // wait returns the replies of a started proposal.
 func (p *proposer) wait(pr *proposal) proposalResult {
+	res := p.wait1(pr)
+	if pr.err != errProposerClosed && pr.err != errProposerPaused {
+		p.mu.Lock()
+		p.inFlight--
+		if p.inFlight == 0 && p.drained != nil {
+			close(p.drained)
+			p.drained = nil
+		}
+		p.mu.Unlock()
+	}
+	return res
+}
+
+// pause refuses new proposals and waits (up to timeout) until every
+// proposal in flight has completed; resume undoes it. A planned
+// leadership transfer runs between the two.
+func (p *proposer) pause(timeout time.Duration) bool {
+	p.mu.Lock()
+	p.paused = true
+	if p.inFlight == 0 {
+		p.mu.Unlock()
+		return true
+	}
+	ch := make(chan struct{})
+	p.drained = ch
+	p.mu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+func (p *proposer) resume() {
+	p.mu.Lock()
+	p.paused = false
+	p.drained = nil
+	p.mu.Unlock()
+}
+
+func (p *proposer) wait1(pr *proposal) proposalResult {
 	for {
 		<-pr.ready
 		if !pr.flush {

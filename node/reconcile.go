@@ -447,8 +447,13 @@ func (n *Node) transferLeadership(g *dataGroup, gi GroupInfo, in map[string]raft
 			continue
 		}
 		n.transfers[g.id] = time.Now()
+		// Let the writes in flight commit first: a transfer that cut them
+		// off would leave their outcome unknown to the clients.
+		g.prop.pause(2 * time.Second)
 		f := g.host.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(ni.BusAddr()))
-		if err := f.Error(); err != nil {
+		err := f.Error()
+		g.prop.resume()
+		if err != nil {
 			n.log.Warn("leadership transfer failed", "group", g.id, "to", id, "err", err)
 			return
 		}

@@ -33,6 +33,17 @@ type Backend interface {
 	// reply per command, in order. A later command observes every earlier
 	// one. Routing errors (MOVED, CLUSTERDOWN, TRYAGAIN) are replies too.
 	Exec(ctx context.Context, cmds []Cmd) []fsm.Reply
+	// ExecTxn runs the data commands of a MULTI/EXEC block atomically: all
+	// keyed commands hash to one slot (resp checked), and no other client's
+	// command may interleave with them. It returns one reply per command,
+	// or, when the block cannot run at all (MOVED, CLUSTERDOWN, TRYAGAIN,
+	// an indeterminate outcome), that one error reply for EXEC instead.
+	// watches are the slot versions WATCH read: if any slot moved on when
+	// the block is applied, nothing runs and whole is fsm.NilArray.
+	ExecTxn(ctx context.Context, cmds []Cmd, watches []Watch) (replies []fsm.Reply, whole fsm.Reply)
+	// Watch reads, linearizably, the version of slot that a later EXEC
+	// compares (WATCH), or returns the reply redirecting the client.
+	Watch(ctx context.Context, slot int) (version uint64, redirect fsm.Reply)
 	// Cluster answers a CLUSTER subcommand; args[0] is "CLUSTER".
 	Cluster(ctx context.Context, args [][]byte) fsm.Reply
 	// Info returns the text of one INFO section owned by the node
@@ -76,4 +87,10 @@ type PubSubBackend interface {
 	// SSUBSCRIBE and SUNSUBSCRIBE; when it does not, redirect is the error
 	// reply to send instead (MOVED <slot> host:port, or CLUSTERDOWN).
 	RouteSlot(slot int) (redirect fsm.Reply, ok bool)
+}
+
+// Watch is a slot version read by WATCH.
+type Watch struct {
+	Slot    int
+	Version uint64
 }

@@ -121,6 +121,9 @@ func cmdClientNoEvict(c *conn, args [][]byte) {
 func (c *conn) publishFlags() {
 	c.setInfo(func(i *connInfo) {
 		f := ""
+		if c.txn != nil {
+			f += "x"
+		}
 		if c.readOnly {
 			f += "r"
 		}
@@ -247,7 +250,7 @@ func (c *conn) infoLine(o *conn, args [][]byte, now time.Time) string {
 	field("sub", itoa(in.sub))
 	field("psub", itoa(in.psub))
 	field("ssub", itoa(in.ssub))
-	field("multi", "-1")
+	field("multi", itoa(in.multi))
 	field("qbuf", itoa(in.qbuf))
 	field("qbuf-free", itoa(qfree))
 	field("argv-mem", itoa(argvMem))

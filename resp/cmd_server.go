@@ -26,6 +26,11 @@ func localHandlers() map[string]handler {
 		"readwrite": cmdReadWrite,
 		"asking":    cmdAsking,
 		"info":      cmdInfo,
+		"multi":     cmdMulti,
+		"exec":      cmdExec,
+		"discard":   cmdDiscard,
+		"watch":     cmdWatch,
+		"unwatch":   cmdUnwatch,
 
 		"object|help": helpHandler("OBJECT", objectHelp),
 
@@ -255,6 +260,10 @@ func cmdHello(c *conn, args [][]byte) {
 // cmdReset is RESET: back to a fresh connection's state.
 func cmdReset(c *conn, _ [][]byte) {
 	c.resetPubSub()
+	if c.txn != nil {
+		c.endTxn()
+	}
+	c.watched = nil
 	c.readOnly = false
 	c.asking = false
 	c.authenticated = c.srv.requiredPass() == ""

@@ -39,8 +39,10 @@ type conn struct {
 	batch         []Cmd
 	batchCmds     []*Command
 	keyBuf        []keyRef
-	mark          int  // length of w.b after the last complete reply
-	rejected      bool // set by a local handler whose error is a rejection (routing)
+	mark          int       // length of w.b after the last complete reply
+	rejected      bool      // set by a local handler whose error is a rejection (routing)
+	txn           *txnState // open MULTI block, nil outside one
+	watched       []Watch   // WATCH: slot versions EXEC checks
 
 	// ps is the connection's Pub/Sub state and asynchronous output, from
 	// its first subscription until its output is drained after the last
@@ -73,6 +75,7 @@ type connInfo struct {
 	argvMem int
 	outLen  int
 	outCap  int
+	multi   int // commands queued in MULTI; -1 outside one
 	sub     int // subscriptions: channels, patterns, shard channels
 	psub    int
 	ssub    int
@@ -101,6 +104,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	c.w.errHook = s.stats.countError
 	c.info.proto = 2
 	c.info.flags = "N"
+	c.info.multi = -1
 	c.lastSeen.Store(c.created.UnixNano())
 	if sc, ok := nc.(syscall.Conn); ok {
 		if raw, err := sc.SyscallConn(); err == nil {

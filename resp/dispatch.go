@@ -28,6 +28,9 @@ func (c *conn) handle(args [][]byte) {
 		c.mu.Unlock()
 	}
 	if res.err != "" {
+		if c.txn != nil {
+			c.txn.dirty = true // refused while queuing: EXEC will abort
+		}
 		if res.cmd != nil {
 			c.srv.cmdStats(res.cmd).rejected.Add(1)
 		}
@@ -36,6 +39,9 @@ func (c *conn) handle(args [][]byte) {
 	}
 	cmd := res.cmd
 	if c.authRequired() && !cmd.noAuth {
+		if c.txn != nil {
+			c.txn.dirty = true
+		}
 		c.srv.cmdStats(cmd).rejected.Add(1)
 		c.queueError(msgNoAuth)
 		return
@@ -43,6 +49,12 @@ func (c *conn) handle(args [][]byte) {
 	if c.ps != nil && c.w.proto == 2 && c.subscribed.Load() && !allowedWhileSubscribed(cmd) {
 		c.srv.cmdStats(cmd).rejected.Add(1)
 		c.queueError(c.subscribedContextError(cmd, args))
+		return
+	}
+
+	if c.txn != nil && !txnControl(cmd) {
+		c.flushPending()
+		c.queueInTxn(cmd, args)
 		return
 	}
 

@@ -39,26 +39,37 @@ const (
 	msgClusterDownRO  = "CLUSTERDOWN The cluster is down and only accepts read commands"
 	msgSlotNotServed  = "CLUSTERDOWN Hash slot not served"
 	msgCrossSlot      = "CROSSSLOT Keys in request don't hash to the same slot"
-	msgNoAuth         = "NOAUTH Authentication required."
-	msgWrongPass      = "WRONGPASS invalid username-password pair or user is disabled."
-	msgSelectCluster  = "ERR SELECT is not allowed in cluster mode"
-	msgNotPositive    = "ERR value is out of range, must be positive"
-	msgTimeout        = "TIMEOUT the outcome of the command is unknown: %s" // Str: the cause
-	msgLCSOpts        = "ERR If you want both the length and indexes, please just use IDX."
-	msgInvalidDB      = "ERR DB index is out of range"
-	msgBusyKey        = "BUSYKEY Target key name already exists."
-	msgSameObject     = "ERR source and destination objects are the same"
-	msgIsNegative     = "ERR %s is negative"
-	msgLoading        = "LOADING Redis is loading the dataset in memory"
-	msgReadOnly       = "READONLY You can't write against a read only replica."
-	msgUnknownSubcmd  = "ERR unknown subcommand %s" // Str: "'sub'. Try CMD HELP."
-	msgCopyCluster    = "ERR Copying to another database is not allowed in cluster mode"
-	msgIntRange       = "ERR value is out of range, value must between -2147483648 and 2147483647"
-	msgLFUNotSelected = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
-	msgInvalidCursor  = "ERR invalid cursor"
-	msgDecrOverflow   = "ERR decrement would overflow"
-	msgLCSNotString   = "ERR The specified keys must contain string values"
-	msgLCSMemory      = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+	// Transactions (cmd_txn.go).
+	msgMultiNested         = "ERR MULTI calls can not be nested"
+	msgExecWithoutMulti    = "ERR EXEC without MULTI"
+	msgDiscardWithoutMulti = "ERR DISCARD without MULTI"
+	msgExecAbort           = "EXECABORT Transaction discarded because of previous errors."
+	msgWatchInMulti        = "ERR WATCH inside MULTI is not allowed"
+	msgNoAuth              = "NOAUTH Authentication required."
+	msgWrongPass           = "WRONGPASS invalid username-password pair or user is disabled."
+	msgSelectCluster       = "ERR SELECT is not allowed in cluster mode"
+	msgNotPositive         = "ERR value is out of range, must be positive"
+	msgTimeout             = "TIMEOUT the outcome of the command is unknown: %s" // Str: the cause
+	msgLCSOpts             = "ERR If you want both the length and indexes, please just use IDX."
+	msgInvalidDB           = "ERR DB index is out of range"
+	msgBusyKey             = "BUSYKEY Target key name already exists."
+	msgSameObject          = "ERR source and destination objects are the same"
+	msgIsNegative          = "ERR %s is negative"
+	msgLoading             = "LOADING Redis is loading the dataset in memory"
+	msgReadOnly            = "READONLY You can't write against a read only replica."
+	msgUnknownSubcmd       = "ERR unknown subcommand %s" // Str: "'sub'. Try CMD HELP."
+	msgCopyCluster         = "ERR Copying to another database is not allowed in cluster mode"
+	msgIntRange            = "ERR value is out of range, value must between -2147483648 and 2147483647"
+	msgLFUNotSelected      = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."
+	msgInvalidCursor       = "ERR invalid cursor"
+	msgDecrOverflow        = "ERR decrement would overflow"
+	msgLCSNotString        = "ERR The specified keys must contain string values"
+	msgLCSMemory           = "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+	msgLPosRankZero        = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list"
+	msgLPosCountNeg        = "ERR COUNT can't be negative"
+	msgLPosMaxLenNeg       = "ERR MAXLEN can't be negative"
+	msgNumKeysZero         = "ERR numkeys should be greater than 0"
+	msgCountZero           = "ERR count should be greater than 0"
 
 	// Texts used only by resp.
 	msgUnknownSubArity  = "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
@@ -138,6 +149,11 @@ var codeText = map[fsm.Code]string{
 	fsm.CodeDecrOverflow:    msgDecrOverflow,
 	fsm.CodeLCSNotString:    msgLCSNotString,
 	fsm.CodeLCSMemory:       msgLCSMemory,
+	fsm.CodeLPosRankZero:    msgLPosRankZero,
+	fsm.CodeLPosCountNeg:    msgLPosCountNeg,
+	fsm.CodeLPosMaxLenNeg:   msgLPosMaxLenNeg,
+	fsm.CodeNumKeysZero:     msgNumKeysZero,
+	fsm.CodeCountZero:       msgCountZero,
 }
 
 // codeFormat maps the codes whose text embeds the reply's Str (or Int).

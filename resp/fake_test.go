@@ -23,6 +23,7 @@ type fakeBackend struct {
 	mu      sync.Mutex
 	data    map[string]string
 	calls   [][]Cmd
+	txns    [][]Cmd
 	cluster [][]string
 	info    map[string]string
 }
@@ -91,6 +92,29 @@ func (f *fakeBackend) exec(c Cmd) fsm.Reply {
 		return fsm.Reply{Kind: fsm.KindError, Code: fsm.CodeMoved, Int: 3999, Str: "127.0.0.1:7001"}
 	}
 	return fsm.ErrMsg("ERR fake backend does not implement " + string(a[0]))
+}
+
+// ExecTxn runs the commands under the lock (atomically), recording the
+// block as one call; a "txn-moved" key makes the whole block redirect.
+func (f *fakeBackend) ExecTxn(_ context.Context, cmds []Cmd, watches []Watch) ([]fsm.Reply, fsm.Reply) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.txns = append(f.txns, append([]Cmd(nil), cmds...))
+	out := make([]fsm.Reply, len(cmds))
+	for i, c := range cmds {
+		if len(c.Args) > 1 && string(c.Args[1]) == "txn-moved" {
+			return nil, fsm.Reply{Kind: fsm.KindError, Code: fsm.CodeMoved, Int: int64(c.Slot), Str: "127.0.0.1:7001"}
+		}
+		out[i] = f.exec(c)
+	}
+	return out, fsm.Reply{}
+}
+
+// Watch: the fake's version of every slot is the number of Exec calls.
+func (f *fakeBackend) Watch(_ context.Context, slot int) (uint64, fsm.Reply) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return uint64(len(f.calls)), fsm.Reply{}
 }
 
 func (f *fakeBackend) Cluster(_ context.Context, args [][]byte) fsm.Reply {

@@ -125,7 +125,7 @@ type table struct {
 var commandTable *table
 
 func init() {
-	t, err := buildTable(slices.Concat(stringCommands, keyCommands, serverCommands, extraCommands, clusterCommands, pubsubCommands),
+	t, err := buildTable(slices.Concat(stringCommands, listCommands, keyCommands, serverCommands, extraCommands, clusterCommands, pubsubCommands, txnCommands),
 		localHandlers())
 	if err != nil {
 		panic(err)

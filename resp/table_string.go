@@ -295,4 +295,18 @@ var stringCommands = []*Command{
 			},
 		},
 	},
+	{Name: "substr", Arity: 4, Route: RouteKeyed,
+		Flags:    words("readonly"),
+		FirstKey: 1, LastKey: 1, Step: 1,
+		ACL: words("@read @string @slow"),
+		KeySpecs: []KeySpec{
+			{Flags: words("RO access"), Begin: beginIndex(1), Find: findRange(0, 1, 0)},
+		},
+		Doc: Doc{Summary: "Get a substring of the string stored at a key", Since: "1.0.0", Group: "string", Complexity: "O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.", DeprecatedSince: "2.0.0", ReplacedBy: "`GETRANGE`", DocFlags: words("deprecated"),
+			Args: []Arg{{Name: "key", Type: "key", KeySpecIndex: 0},
+				{Name: "start", Type: "integer"},
+				{Name: "end", Type: "integer"},
+			},
+		},
+	},
 }

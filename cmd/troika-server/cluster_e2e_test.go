@@ -155,6 +155,22 @@ func TestClusterClients(t *testing.T) {
 			t.Fatalf("go-redis GET gc:%d = %q, %v", i, v, err)
 		}
 	}
+	// MULTI/EXEC through the cluster client (one hash tag: one slot).
+	for i := 0; i < 20; i++ {
+		var incr *redis.IntCmd
+		var get *redis.StringCmd
+		if _, err := c.TxPipelined(ctx, func(pl redis.Pipeliner) error {
+			incr = pl.Incr(ctx, "{tx}counter")
+			pl.Set(ctx, "{tx}last", i, 0)
+			get = pl.Get(ctx, "{tx}counter")
+			return nil
+		}); err != nil {
+			t.Fatalf("TxPipelined: %v", err)
+		}
+		if incr.Val() != int64(i+1) || get.Val() != strconv.Itoa(i+1) {
+			t.Fatalf("transaction %d: INCR %d, GET %q", i, incr.Val(), get.Val())
+		}
+	}
 	// redis-cli -c follows MOVED from any node: 10,000 keys written through
 	// one node and read back through another (commands on stdin).
 	cli := requireBinary(t, redisCLIBin)

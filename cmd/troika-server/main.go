@@ -217,6 +217,22 @@ func (b backend) Exec(ctx context.Context, cmds []resp.Cmd) []fsm.Reply {
 	return b.n.Exec(ctx, nc)
 }
 
+func (b backend) ExecTxn(ctx context.Context, cmds []resp.Cmd, watches []resp.Watch) ([]fsm.Reply, fsm.Reply) {
+	nc := make([]node.Cmd, len(cmds))
+	for i, c := range cmds {
+		nc[i] = node.Cmd(c)
+	}
+	nw := make([]node.Watch, len(watches))
+	for i, w := range watches {
+		nw[i] = node.Watch(w)
+	}
+	return b.n.ExecTxn(ctx, nc, nw)
+}
+
+func (b backend) Watch(ctx context.Context, slot int) (uint64, fsm.Reply) {
+	return b.n.WatchVersion(ctx, slot)
+}
+
 func (b backend) Cluster(ctx context.Context, args [][]byte) fsm.Reply { return b.n.Cluster(ctx, args) }
 
 func (b backend) Info(section string) string { return b.n.Info(section) }

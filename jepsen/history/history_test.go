@@ -1,0 +1,47 @@
+package history
+
+import (
+	"bytes"
+	"reflect"
+	"testing"
+)
+
+func TestRoundTripAndPairs(t *testing.T) {
+	ops := []Op{
+		{Index: 0, Type: Invoke, Process: 1, Time: 10, F: "txn", Txn: []MicroOp{{F: "append", Key: "k1", Elem: 3}, {F: "r", Key: "k2"}}},
+		{Index: 1, Type: Invoke, Process: 2, Time: 11, F: "write", Key: "r1", Value: float64(5)},
+		{Index: 2, Type: OK, Process: 1, Time: 20, F: "txn", Txn: []MicroOp{{F: "append", Key: "k1", Elem: 3}, {F: "r", Key: "k2", Value: []int64{1, 2}}}},
+		{Index: 3, Type: Info, Process: 2, Time: 30, F: "write", Key: "r1", Value: float64(5), Error: "timeout"},
+		{Index: 4, Type: Invoke, Process: 3, Time: 40, F: "read", Key: "r1"},
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, ops); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, ops) {
+		t.Fatalf("round trip:\n%+v\n%+v", back, ops)
+	}
+	pairs, err := Pairs(back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pairs) != 3 || pairs[0].Complete.Index != 2 || pairs[1].Complete.Type != Info || pairs[2].Complete != nil {
+		t.Fatalf("pairs: %+v", pairs)
+	}
+}
+
+func TestPairsRejectsMalformed(t *testing.T) {
+	if _, err := Pairs([]Op{{Type: OK, Process: 1}}); err == nil {
+		t.Fatal("completion without invoke accepted")
+	}
+	if _, err := Pairs([]Op{{Type: Invoke, Process: 1}, {Type: Invoke, Process: 1}}); err == nil {
+		t.Fatal("double invoke accepted")
+	}
+	if _, err := Pairs([]Op{{Type: "bogus", Process: 1}}); err == nil {
+		t.Fatal("unknown type accepted")
+	}
+}
