@@ -521,13 +521,18 @@ func TestClusterReplacesDeadNodeAndLeavesGracefully(t *testing.T) {
 	c.stop(leaver)
 	// Gone longer than the node timeout: its replicas are placed on the
 	// other nodes, every group keeps 3 voters, and no data is lost.
-	c.waitFor(60*time.Second, "replicas re-placed", func() error {
+	c.waitFor(90*time.Second, "replicas re-placed", func() error {
 		for _, n := range c.live() {
 			cfg := n.Config()
 			for _, gi := range cfg.Groups {
 				for _, r := range gi.Replicas {
 					if r == dead {
-						return fmt.Errorf("group %d still placed on the dead node", gi.ID)
+						l := n.leaderOf(gi.ID)
+						var v map[string]bool
+						if ln := c.byID(l); ln != nil && ln.group(gi.ID) != nil {
+							v, _ = votersOf(ln.group(gi.ID).host.raft)
+						}
+						return fmt.Errorf("group %d still placed on the dead node: %+v, leader %.6s, voters %v", gi.ID, gi, l, v)
 					}
 				}
 			}

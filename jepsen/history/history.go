@@ -1,9 +1,3 @@
-// Package history is the operation history of a Jepsen-style test: every
-// client operation is recorded when it is invoked and when it completes
-// (ok, fail, or info when the outcome is unknown), with times, the process
-// that ran it and its value. Checkers (porcupine for registers, the
-// list-append checker for transactions) read it; the harness writes it as
-// JSON lines (history.jsonl in a run's results folder).
 package history
 
 import (
@@ -35,7 +29,9 @@ const (
 type MicroOp struct {
 	F     string  `json:"f"`
 	Key   string  `json:"k"`
-	Value []int64 `json:"v,omitempty"`
+	// Not omitempty: an ok read of an empty list is [] while an unknown
+	// one is null, and JSON must keep them apart.
+	Value []int64 `json:"v"`
 	// Elem is the element of an append.
 	Elem int64 `json:"e,omitempty"`
 }

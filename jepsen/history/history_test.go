@@ -45,3 +45,21 @@ func TestPairsRejectsMalformed(t *testing.T) {
 		t.Fatal("unknown type accepted")
 	}
 }
+
+func TestEmptyReadIsNotUnknown(t *testing.T) {
+	ops := []Op{{Index: 0, Type: OK, Process: 1, F: "txn", Txn: []MicroOp{{F: "r", Key: "k", Value: []int64{}}, {F: "r", Key: "j"}}}}
+	var buf bytes.Buffer
+	if err := Write(&buf, ops); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := back[0].Txn[0].Value; v == nil || len(v) != 0 {
+		t.Fatalf("empty read came back as %#v", v)
+	}
+	if v := back[0].Txn[1].Value; v != nil {
+		t.Fatalf("unknown read came back as %#v", v)
+	}
+}
