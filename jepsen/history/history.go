@@ -27,8 +27,8 @@ const (
 // key; Value is the appended element, or the list read (nil when the
 // read's result is unknown, e.g. in an invoke).
 type MicroOp struct {
-	F     string  `json:"f"`
-	Key   string  `json:"k"`
+	F   string `json:"f"`
+	Key string `json:"k"`
 	// Not omitempty: an ok read of an empty list is [] while an unknown
 	// one is null, and JSON must keep them apart.
 	Value []int64 `json:"v"`
