@@ -241,4 +241,3 @@ func asInt(v any) (int64, error) {
 	}
 	return 0, fmt.Errorf("%v (%T) is not an integer", v, v)
 }
-
