@@ -270,9 +270,7 @@ func allowedWhileSubscribed(cmd *Command) bool {
 func (c *conn) subscribedContextError(cmd *Command, args [][]byte) string {
 	switch {
 	case cmd.Route == RouteKeyed:
-		keys, ok := cmd.getKeys(args, c.keyBuf)
-		c.keyBuf = keys[:0]
-		if _, cross := keySlot(args, keys); ok && cross {
+		if _, cross := c.commandSlot(cmd, args); cross {
 			return msgCrossSlot
 		}
 	case cmd.Name == "spublish":

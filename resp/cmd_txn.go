@@ -35,19 +35,15 @@ func txnControl(cmd *Command) bool {
 func (c *conn) queueInTxn(cmd *Command, args [][]byte) {
 	slot := -1
 	if cmd.Route == RouteKeyed {
-		keys, ok := cmd.getKeys(args, c.keyBuf)
-		c.keyBuf = keys[:0]
-		if ok {
-			s, cross := keySlot(args, keys)
-			if cross {
-				c.txn.dirty = true
-				c.srv.cmdStats(cmd).rejected.Add(1)
-				c.w.error(msgCrossSlot)
-				c.mark = len(c.w.b)
-				return
-			}
-			slot = s
+		s, cross := c.commandSlot(cmd, args)
+		if cross {
+			c.txn.dirty = true
+			c.srv.cmdStats(cmd).rejected.Add(1)
+			c.w.error(msgCrossSlot)
+			c.mark = len(c.w.b)
+			return
 		}
+		slot = s
 	}
 	own := make([][]byte, len(args))
 	for i, a := range args {
@@ -175,14 +171,11 @@ func cmdWatch(c *conn, args [][]byte) {
 		c.w.error(msgWatchInMulti)
 		return
 	}
-	cmd := commandTable.lookup(args).cmd
-	keys, ok := cmd.getKeys(args, c.keyBuf)
-	c.keyBuf = keys[:0]
-	if !ok {
-		c.w.error(msgInternal)
+	s, cross := c.commandSlot(commandTable.lookup(args).cmd, args)
+	if s < 0 {
+		c.w.error(msgInternal) // arity guarantees a key
 		return
 	}
-	s, cross := keySlot(args, keys)
 	if cross {
 		c.rejected = true
 		c.w.error(msgCrossSlot)

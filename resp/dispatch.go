@@ -62,17 +62,13 @@ func (c *conn) handle(args [][]byte) {
 	case RouteKeyed, RouteNodeWide:
 		slot := -1
 		if cmd.Route == RouteKeyed {
-			keys, ok := cmd.getKeys(args, c.keyBuf)
-			c.keyBuf = keys[:0]
-			if ok {
-				s, cross := keySlot(args, keys)
-				if cross {
-					c.srv.cmdStats(cmd).rejected.Add(1)
-					c.queueError(msgCrossSlot)
-					return
-				}
-				slot = s
+			s, cross := c.commandSlot(cmd, args)
+			if cross {
+				c.srv.cmdStats(cmd).rejected.Add(1)
+				c.queueError(msgCrossSlot)
+				return
 			}
+			slot = s
 		}
 		c.pending = append(c.pending, pendingReply{cmd: len(c.batch)})
 		c.batch = append(c.batch, Cmd{Args: args, Slot: slot, Write: cmd.write, ReadOnly: c.readOnly, Asking: asking})

@@ -138,3 +138,15 @@ func keySlot(argv [][]byte, keys []keyRef) (slot int, crossSlot bool) {
 	}
 	return slot, false
 }
+
+// commandSlot returns the slot of the keys cmd names in args (-1 when it
+// names none or its keys cannot be found) and whether they span slots
+// (CROSSSLOT). It reuses the connection's key buffer.
+func (c *conn) commandSlot(cmd *Command, args [][]byte) (slot int, cross bool) {
+	keys, ok := cmd.getKeys(args, c.keyBuf)
+	c.keyBuf = keys[:0]
+	if !ok {
+		return -1, false
+	}
+	return keySlot(args, keys)
+}
