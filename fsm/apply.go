@@ -51,6 +51,19 @@ func (db *DB) ApplyEntry(e *Entry) ([]Reply, error) {
 	return replies, nil
 }
 
+// ApplyEntryLocalTTL is ApplyEntry for the apply-time-ttl planted bug
+// (debug-bugs, test-only, refused without debug-unsafe): relative expiries
+// that reach the log unconverted (the leader then skips rewriting them into
+// absolute deadlines) are resolved against local, the applying replica's own
+// clock, instead of the entry's time. Replicas with different clocks then
+// store different deadlines: this deliberately breaks determinism so that
+// the Jepsen harness can prove it notices. Nothing else calls it.
+func (db *DB) ApplyEntryLocalTTL(e *Entry, local int64) ([]Reply, error) {
+	db.localTTL = local
+	defer func() { db.localTTL = 0 }()
+	return db.ApplyEntry(e)
+}
+
 // Read runs a read-only command against db with the reader's clock now.
 func (db *DB) Read(cmd *Command, args [][]byte, now int64) Reply {
 	return cmd.Run(db.ReadView(now), args)

@@ -13,7 +13,8 @@ import (
 // "PEXPIREAT key <unix ms> [NX] [XX] [GT] [LT]" so that every replica applies
 // the same absolute deadline. Prepare validates against the original command
 // (its name appears in the errors); Run of the original commands still
-// works, resolving relative times against db.Now().
+// works, resolving relative times against db.Now() (or, under the
+// apply-time-ttl planted bug only, the applying replica's clock: ttlBase).
 //
 // Access times and access frequencies are not tracked: OBJECT IDLETIME
 // always answers 0 and OBJECT FREQ answers the error Redis gives when no LFU
@@ -223,7 +224,7 @@ func keyExpireCommand(name string, op Op, unit int64, relative bool) *Command {
 		Run: func(db *DB, args [][]byte) Reply {
 			var base int64
 			if relative {
-				base = db.Now()
+				base = db.ttlBase()
 			}
 			a, err := keyParseExpire(name, args, unit, base)
 			if err != nil {

@@ -237,7 +237,7 @@ func runSet(db *DB, args [][]byte) Reply {
 	}
 	var exp int64
 	if o.expire != nil {
-		if exp, err = expireAt(o.expire, o.flags, db.Now(), "set"); err != nil {
+		if exp, err = expireAt(o.expire, o.flags, db.ttlBase(), "set"); err != nil {
 			return ErrReply(err)
 		}
 	}
@@ -313,7 +313,7 @@ func setexCommand(name string, op Op, flag int) *Command {
 			if err != nil {
 				return ErrReply(err)
 			}
-			ms, err := expireAt(a.ttl, flag, db.Now(), name)
+			ms, err := expireAt(a.ttl, flag, db.ttlBase(), name)
 			if err != nil {
 				return ErrReply(err)
 			}
@@ -355,7 +355,7 @@ func runGetEx(db *DB, args [][]byte) Reply {
 	}
 	switch {
 	case o.expire != nil:
-		ms, err := expireAt(o.expire, o.flags, db.Now(), "getex")
+		ms, err := expireAt(o.expire, o.flags, db.ttlBase(), "getex")
 		if err != nil {
 			return ErrReply(err)
 		}

@@ -58,4 +58,6 @@ const (
 	CodeLPosMaxLenNeg   // ERR MAXLEN can't be negative
 	CodeNumKeysZero     // ERR numkeys should be greater than 0
 	CodeCountZero       // ERR count should be greater than 0
+	CodeFailoverMaster  // ERR You should send CLUSTER FAILOVER to a replica
+	CodeUnknownSubArity // Str: "container|sub" with sub as typed, e.g. "cluster|FAILOVER": unknown subcommand or wrong number of arguments
 )

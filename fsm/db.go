@@ -165,6 +165,11 @@ type DB struct {
 	// expired keys (deterministically, with the entry's time). During reads
 	// it is false and expired keys are only hidden.
 	applying bool
+	// localTTL, when non-zero during Apply, is the applying replica's own
+	// clock (unix ms): relative expiries are resolved against it instead
+	// of the entry's time. Only the apply-time-ttl planted bug sets it
+	// (ApplyEntryLocalTTL); it makes replicas disagree.
+	localTTL int64
 }
 
 // NewDB returns an empty keyspace.
@@ -183,6 +188,16 @@ func (db *DB) SetNow(ms int64) { db.now = ms }
 
 // Now returns the current clock reading (unix ms).
 func (db *DB) Now() int64 { return db.now }
+
+// ttlBase is the time a relative expiry (EX, PX, EXPIRE, ...) that reaches
+// Run unconverted counts from: the entry's time, except under the
+// apply-time-ttl planted bug (see ApplyEntryLocalTTL).
+func (db *DB) ttlBase() int64 {
+	if db.applying && db.localTTL != 0 {
+		return db.localTTL
+	}
+	return db.now
+}
 
 // RestoredIndex is the applied index recorded in the snapshot this DB was
 // read from (0 when unknown or not restored).

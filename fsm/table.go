@@ -208,3 +208,16 @@ func def[T any](name string, op Op, write bool, parse func(args [][]byte) (T, er
 	}
 	return c
 }
+
+// relativeTimeOps are the writes whose Prepare resolves a relative expiry
+// (EX/PX, SETEX, PSETEX, EXPIRE, PEXPIRE) into an absolute deadline with
+// the leader's clock.
+var relativeTimeOps = map[Op]bool{
+	OpSet: true, OpSetEx: true, OpPSetEx: true, OpGetEx: true, OpExpire: true, OpPExpire: true,
+}
+
+// HasRelativeTime reports whether Prepare of the write with opcode op may
+// rewrite a relative expiry into an absolute one. The node's
+// apply-time-ttl planted bug (test-only) proposes such commands unprepared
+// so that Apply resolves them with each replica's own clock.
+func HasRelativeTime(op Op) bool { return relativeTimeOps[op] }

@@ -144,6 +144,8 @@ func (n *Node) Cluster(ctx context.Context, args [][]byte) fsm.Reply {
 		return fsm.Array(out...)
 	case "readonly", "readwrite":
 		return fsm.OK
+	case "failover":
+		return n.clusterFailover(args)
 	case "forget":
 		if len(args) != 3 {
 			return wrong

@@ -28,11 +28,20 @@ type testCluster struct {
 	ports    []int // announced client ports (labels only in-process)
 	buses    []string
 	cut      map[[2]string]bool
+	// configure, optional, adjusts node i's Config before it starts.
+	configure func(i int, cfg *Config)
 }
 
 func newTestCluster(t *testing.T, size, groups, replicas int) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, groups: groups, replicas: replicas, cut: map[[2]string]bool{}}
+	return newTestClusterWith(t, size, groups, replicas, nil)
+}
+
+// newTestClusterWith is newTestCluster with configure applied to every
+// node's Config (planted bugs, clocks, ...).
+func newTestClusterWith(t *testing.T, size, groups, replicas int, configure func(i int, cfg *Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, groups: groups, replicas: replicas, cut: map[[2]string]bool{}, configure: configure}
 	for i := 0; i < size; i++ {
 		c.add()
 	}
@@ -108,6 +117,9 @@ func (c *testCluster) start(i int) {
 		Tune:        RaftTuning{HeartbeatTimeout: 150 * time.Millisecond, ElectionTimeout: 150 * time.Millisecond},
 		NodeTimeout: 3 * time.Second, Gossip: gossip.FastTuning(), LinkFilter: c.allowed,
 		RequireFullCoverage: true,
+	}
+	if c.configure != nil {
+		c.configure(i, &cfg)
 	}
 	n, err := New(cfg)
 	if err != nil {

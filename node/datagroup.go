@@ -22,18 +22,43 @@ type dataGroup struct {
 	reads  *readIndexer
 	log    *slog.Logger
 	lastTS atomic.Int64 // last timestamp handed out by clock()
+	now    func() int64 // the node's data clock (unix ms)
 
 	hz   atomic.Int64 // active expiry cycles per second
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// transferMu is held while a leadership transfer of this group runs
+	// (handOver): the cluster loop and CLUSTER FAILOVER requests never
+	// start two at once.
+	transferMu sync.Mutex
+	// bgMu guards closing, so that spawn never adds to wg once close waits.
+	bgMu    sync.Mutex
+	closing bool
 }
 
-// clock returns the leader's wall clock in unix ms, never going backwards
+// spawn runs fn on a goroutine that close waits for; false (fn not run)
+// once the group is closing.
+func (g *dataGroup) spawn(fn func()) bool {
+	g.bgMu.Lock()
+	defer g.bgMu.Unlock()
+	if g.closing {
+		return false
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		fn()
+	}()
+	return true
+}
+
+// clock returns the leader's data clock in unix ms, never going backwards
 // within the group (also not behind the newest applied entry), so that entry
 // timestamps are monotonic in the log even across leader changes with
 // reasonably synchronised clocks.
 func (g *dataGroup) clock() int64 {
-	now := time.Now().UnixMilli()
+	now := g.now()
 	if t := g.fsm.lastTime.Load(); t > now {
 		now = t
 	}
@@ -100,11 +125,13 @@ func (g *dataGroup) expiryLoop() {
 func (g *dataGroup) linearize(ctx context.Context) error { return g.reads.barrier(ctx) }
 
 func (g *dataGroup) close() {
-	select {
-	case <-g.stop:
+	g.bgMu.Lock()
+	if g.closing {
+		g.bgMu.Unlock()
 		return
-	default:
 	}
+	g.closing = true
+	g.bgMu.Unlock()
 	close(g.stop)
 	g.wg.Wait()
 	g.reads.close()

@@ -195,7 +195,7 @@ func (n *Node) execWrites(ctx context.Context, cmds []Cmd, replies []fsm.Reply) 
 			replies[i] = redirect
 			continue
 		}
-		args, err := cmd.Prepare(c.Args, g.clock())
+		args, err := n.prepare(cmd, c.Args, g.clock())
 		if err != nil {
 			replies[i] = fsm.ErrReply(err)
 			continue
@@ -275,7 +275,7 @@ func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
 	}
 	var order []*readSet
 	for i, c := range cmds {
-		g, mode, redirect := n.route(rctx, c.Slot, false, c.ReadOnly)
+		g, mode, redirect := n.routeRead(rctx, c.Slot, c.ReadOnly)
 		if g == nil {
 			replies[i] = redirect
 			continue
@@ -334,6 +334,16 @@ func (n *Node) execReads(ctx context.Context, cmds []Cmd, replies []fsm.Reply) {
 			}
 		})
 	}
+}
+
+// routeRead routes a keyed read: as route does, except under the
+// follower-reads and unverified-leader-reads planted bugs, which serve it
+// from the local replica as is (plantedReadRoute).
+func (n *Node) routeRead(ctx context.Context, slot int, readOnly bool) (*dataGroup, readMode, fsm.Reply) {
+	if g, ok := n.plantedReadRoute(slot); ok {
+		return g, readStale, fsm.Reply{}
+	}
+	return n.route(ctx, slot, false, readOnly)
 }
 
 // followerBarrier makes a READONLY read on a follower linearizable: the

@@ -41,13 +41,39 @@ type dataFSM struct {
 	// (followers never see no-ops and barriers, so their applied index
 	// stops at the last command).
 	lastCmd atomic.Uint64
+
+	// clock and applyTimeTTL: see dataFSMConfig.
+	clock        func() int64
+	applyTimeTTL func() bool
 }
 
-func newDataFSM(group uint32, log *slog.Logger, onFatal func(error)) *dataFSM {
-	f := &dataFSM{group: group, log: log, db: fsm.NewDB(), onFatal: onFatal}
+// dataFSMConfig configures newDataFSM.
+type dataFSMConfig struct {
+	Group   uint32
+	Log     *slog.Logger
+	OnFatal func(error) // called (on its own goroutine) when Apply must stop
+	// Clock is this replica's data clock (unix ms). Apply never reads it,
+	// except under the apply-time-ttl planted bug (ApplyTimeTTL reports
+	// whether it is on): relative expiries are then resolved with it.
+	Clock        func() int64
+	ApplyTimeTTL func() bool
+}
+
+func newDataFSM(c dataFSMConfig) *dataFSM {
+	f := &dataFSM{group: c.Group, log: c.Log, db: fsm.NewDB(), onFatal: c.OnFatal, clock: c.Clock, applyTimeTTL: c.ApplyTimeTTL}
 	ch := make(chan struct{})
 	f.notify.Store(&ch)
 	return f
+}
+
+// apply applies one decoded entry. Deterministic, except under the
+// apply-time-ttl planted bug, which resolves relative expiries with this
+// replica's own clock (fsm.DB.ApplyEntryLocalTTL).
+func (f *dataFSM) apply(e *fsm.Entry) ([]fsm.Reply, error) {
+	if f.applyTimeTTL != nil && f.clock != nil && f.applyTimeTTL() {
+		return f.db.ApplyEntryLocalTTL(e, f.clock())
+	}
+	return f.db.ApplyEntry(e)
 }
 
 // applyResult is what Apply returns through the raft future. It is a
@@ -85,7 +111,7 @@ func (f *dataFSM) ApplyBatch(logs []*raft.Log) []interface{} {
 		e, err := fsm.DecodeEntry(l.Data)
 		var replies []fsm.Reply
 		if err == nil {
-			replies, err = f.db.ApplyEntry(e)
+			replies, err = f.apply(e)
 			if e.Now > f.lastTime.Load() {
 				f.lastTime.Store(e.Now)
 			}

@@ -42,6 +42,7 @@ type raftHost struct {
 	afterBarrier func(index uint64)
 
 	stable *hostStable
+	lazy   *lazyLog // nil unless skip-fsync may be switched on
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -84,6 +85,11 @@ type raftHostConfig struct {
 	// Bootstrap, when non-empty and the group has no state yet, bootstraps
 	// the group with these voters (exactly once: never when state exists).
 	Bootstrap []raft.Server
+	// SkipFsync, when set (debug-unsafe), wraps the log store in a lazyLog
+	// that delays appends while it reports the skip-fsync bug on; they
+	// reach the log file every SkipFsyncEvery.
+	SkipFsync      func() bool
+	SkipFsyncEvery time.Duration
 }
 
 // RaftTuning holds the raft timing and log-compaction knobs.
@@ -139,12 +145,26 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 		return nil, fmt.Errorf("group %d: snapshot store: %w", cfg.ID, err)
 	}
 	gs := &hostStable{GroupStore: cfg.Store.Group(cfg.ID)}
-	logs, err := raft.NewLogCache(256, gs.GroupStore)
+	var base raft.LogStore = gs.GroupStore
+	var lazy *lazyLog
+	if cfg.SkipFsync != nil {
+		lazy = newLazyLog(gs.GroupStore, cfg.SkipFsync, cfg.SkipFsyncEvery, cfg.Logger.With("group", cfg.ID))
+		base = lazy
+	}
+	// closeLazy undoes newLazyLog when starting fails.
+	closeLazy := func() {
+		if lazy != nil {
+			_ = lazy.close()
+		}
+	}
+	logs, err := raft.NewLogCache(256, base)
 	if err != nil {
+		closeLazy()
 		return nil, fmt.Errorf("group %d: log cache: %w", cfg.ID, err)
 	}
 	stream, err := cfg.Mux.Listen(cfg.ID, cfg.Advertise)
 	if err != nil {
+		closeLazy()
 		return nil, fmt.Errorf("group %d: listen: %w", cfg.ID, err)
 	}
 	trans := raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
@@ -157,12 +177,14 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 		has, err := raft.HasExistingState(logs, gs, snaps)
 		if err != nil {
 			trans.Close()
+			closeLazy()
 			return nil, fmt.Errorf("group %d: inspect state: %w", cfg.ID, err)
 		}
 		if !has {
 			conf := raft.Configuration{Servers: cfg.Bootstrap}
 			if err := raft.BootstrapCluster(rc, logs, gs, snaps, trans, conf); err != nil {
 				trans.Close()
+				closeLazy()
 				return nil, fmt.Errorf("group %d: bootstrap: %w", cfg.ID, err)
 			}
 		}
@@ -170,9 +192,10 @@ func startRaftHost(cfg raftHostConfig) (*raftHost, error) {
 	r, err := raft.NewRaft(rc, cfg.FSM, logs, gs, snaps, noPipeline{trans})
 	if err != nil {
 		trans.Close()
+		closeLazy()
 		return nil, fmt.Errorf("group %d: start raft: %w", cfg.ID, err)
 	}
-	h := &raftHost{id: cfg.ID, raft: r, trans: trans, stable: gs, log: cfg.Logger.With("group", cfg.ID), stop: make(chan struct{})}
+	h := &raftHost{id: cfg.ID, raft: r, trans: trans, stable: gs, lazy: lazy, log: cfg.Logger.With("group", cfg.ID), stop: make(chan struct{})}
 	return h, nil
 }
 
@@ -269,6 +292,11 @@ func (h *raftHost) close() error {
 	h.stable.closed.Store(true)
 	h.wg.Wait()
 	h.trans.Close()
+	if h.lazy != nil {
+		if lerr := h.lazy.close(); lerr != nil {
+			err = errors.Join(err, fmt.Errorf("group %d: %w", h.id, lerr))
+		}
+	}
 	return err
 }
 

@@ -71,6 +71,23 @@ type Config struct {
 	// RPC and gossip alike).
 	LinkFilter transport.LinkFilter
 	Logger     *slog.Logger
+	// Clock is the node's data clock: it stamps log entries and TTL
+	// deadlines and decides expiry (reads, active expiry, apply-time-ttl).
+	// Raft's timers do not use it. Default time.Now; the wiring shifts it
+	// by debug-clock-offset-ms.
+	Clock func() time.Time
+	// DebugUnsafe allows planted bugs (debug-unsafe). It also installs the
+	// delaying log store that the SkipFsync bug switches on, so that bug
+	// can be set at runtime.
+	DebugUnsafe bool
+	// Bugs are the planted bugs on at start (debug-bugs); see SetBugs.
+	Bugs Bugs
+
+	// Test knobs: the SkipFsync background write period (default 2 s) and
+	// the RetryProposals delay (default 5 ms; retryNow: re-propose at once).
+	skipFsyncEvery time.Duration
+	retryAfter     time.Duration
+	retryNow       bool
 }
 
 func (c Config) busPort() int {
@@ -142,6 +159,14 @@ type Node struct {
 	hz   atomic.Int64
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	// bugs: the planted bugs switched on (never nil).
+	bugs atomic.Pointer[Bugs]
+	// holdMu guards holds: data groups whose leadership this node took by
+	// CLUSTER FAILOVER, with when the automatic preferred-leader balancing
+	// may move it again (see failoverHold).
+	holdMu sync.Mutex
+	holds  map[uint32]time.Time
 }
 
 // New opens (or creates) the node's data directory and starts its groups.
@@ -173,8 +198,23 @@ func New(cfg Config) (*Node, error) {
 	if cfg.NodeTimeout <= 0 {
 		cfg.NodeTimeout = 15 * time.Second
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.skipFsyncEvery <= 0 {
+		cfg.skipFsyncEvery = 2 * time.Second
+	}
+	if cfg.retryAfter <= 0 {
+		cfg.retryAfter = 5 * time.Millisecond
+	}
+	if cfg.Bugs.Any() && !cfg.DebugUnsafe {
+		return nil, errUnsafe
+	}
 	n := &Node{cfg: cfg, log: cfg.Logger, start: time.Now(), groups: map[uint32]*dataGroup{}, stop: make(chan struct{}),
 		kickCh: make(chan struct{}, 1), pubQueue: make(chan pubItem, 4096), notListed: map[uint32]time.Time{}, transfers: map[uint32]time.Time{}}
+	n.holds = map[uint32]time.Time{}
+	bugs := cfg.Bugs
+	n.bugs.Store(&bugs)
 	n.hz.Store(int64(cfg.Hz))
 	n.reqFull.Store(cfg.RequireFullCoverage)
 	n.nodeTimeout.Store(int64(cfg.NodeTimeout))
@@ -183,6 +223,9 @@ func New(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.log = n.log.With("node", n.id.ID[:8])
+	if bugs.Any() {
+		n.log.Warn("PLANTED BUGS ACTIVE: this node deliberately violates its consistency guarantees (test-only)", "bugs", fmt.Sprintf("%+v", bugs))
+	}
 	if err := n.open(); err != nil {
 		n.Close()
 		return nil, err
@@ -332,15 +375,25 @@ func (n *Node) syncLoop() {
 
 func (n *Node) startGroup(gid uint32, boot []raft.Server) error {
 	advertise := n.advertise
-	g := &dataGroup{id: gid, log: n.log.With("group", gid), stop: make(chan struct{})}
-	g.fsm = newDataFSM(gid, g.log, func(err error) {
-		n.log.Error("data group stopped by a fatal apply error; this node no longer serves it", "group", gid, "err", err)
-		n.removeGroup(gid)
+	g := &dataGroup{id: gid, log: n.log.With("group", gid), stop: make(chan struct{}), now: n.nowMS}
+	g.fsm = newDataFSM(dataFSMConfig{
+		Group: gid, Log: g.log,
+		OnFatal: func(err error) {
+			n.log.Error("data group stopped by a fatal apply error; this node no longer serves it", "group", gid, "err", err)
+			n.removeGroup(gid)
+		},
+		Clock:        n.nowMS,
+		ApplyTimeTTL: func() bool { return n.planted().ApplyTimeTTL },
 	})
-	host, err := startRaftHost(raftHostConfig{
+	hc := raftHostConfig{
 		ID: gid, NodeID: n.id.ID, Dir: groupDir(n.cfg.Dir, gid), Store: n.store, Mux: n.mux,
 		Advertise: advertise, FSM: g.fsm, Logger: n.log, Tune: n.cfg.Tune, Bootstrap: boot,
-	})
+	}
+	if n.cfg.DebugUnsafe {
+		hc.SkipFsync = func() bool { return n.planted().SkipFsync }
+		hc.SkipFsyncEvery = n.cfg.skipFsyncEvery
+	}
+	host, err := startRaftHost(hc)
 	if err != nil {
 		return err
 	}
@@ -354,6 +407,8 @@ func (n *Node) startGroup(gid uint32, boot []raft.Server) error {
 	host.onLead = func(bool) { n.kick() }
 	host.onReady = n.kick
 	g.prop = newProposer(host.raft, g.clock)
+	g.prop.retry = func() bool { return n.planted().RetryProposals }
+	g.prop.retryAfter, g.prop.retryNow = n.cfg.retryAfter, n.cfg.retryNow
 	g.reads = newReadIndexer(host, g.fsm)
 	g.hz.Store(n.hz.Load())
 	host.start()
@@ -364,6 +419,9 @@ func (n *Node) startGroup(gid uint32, boot []raft.Server) error {
 	n.groupsMu.Unlock()
 	return nil
 }
+
+// nowMS reads the data clock (Config.Clock) in unix ms.
+func (n *Node) nowMS() int64 { return n.cfg.Clock().UnixMilli() }
 
 func (n *Node) removeGroup(gid uint32) {
 	n.groupsMu.Lock()

@@ -17,6 +17,13 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 
 func startNode(t *testing.T, dir string, groups int, tune RaftTuning) *Node {
 	t.Helper()
+	return startNodeWith(t, dir, groups, tune, nil)
+}
+
+// startNodeWith starts a one-node cluster; configure, optional, adjusts
+// its Config first.
+func startNodeWith(t *testing.T, dir string, groups int, tune RaftTuning, configure func(*Config)) *Node {
+	t.Helper()
 	if tune.HeartbeatTimeout == 0 {
 		tune.HeartbeatTimeout, tune.ElectionTimeout = 100*time.Millisecond, 100*time.Millisecond
 	}
@@ -24,8 +31,12 @@ func startNode(t *testing.T, dir string, groups int, tune RaftTuning) *Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := New(Config{Dir: dir, Port: 7000, ClusterListener: ln, Groups: groups, Logger: quietLogger(),
-		Tune: tune, Hz: 50})
+	cfg := Config{Dir: dir, Port: 7000, ClusterListener: ln, Groups: groups, Logger: quietLogger(),
+		Tune: tune, Hz: 50}
+	if configure != nil {
+		configure(&cfg)
+	}
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

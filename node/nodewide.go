@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"strconv"
-	"time"
 
 	"github.com/troika-db/troika/fsm"
 	"github.com/troika-db/troika/slots"
@@ -32,11 +31,11 @@ func (n *Node) execNodeWide(ctx context.Context, c Cmd) fsm.Reply {
 	// Parsing is deterministic and needs no data: answer its error here.
 	if cmd := fsm.Commands.Lookup(name); cmd != nil {
 		if cmd.Prepare != nil {
-			if _, err := cmd.Prepare(c.Args, time.Now().UnixMilli()); err != nil {
+			if _, err := cmd.Prepare(c.Args, n.nowMS()); err != nil {
 				return fsm.ErrReply(err)
 			}
 		}
-		return cmd.Run(fsm.NewDB().ReadView(time.Now().UnixMilli()), c.Args)
+		return cmd.Run(fsm.NewDB().ReadView(n.nowMS()), c.Args)
 	}
 	return unknownCommand(c.Args)
 }
@@ -180,7 +179,7 @@ func (n *Node) flush(ctx context.Context, args [][]byte) fsm.Reply {
 		}
 	}
 	for _, g := range gs {
-		prepped, err := cmd.Prepare(args, g.clock())
+		prepped, err := n.prepare(cmd, args, g.clock())
 		if err != nil {
 			return fsm.ErrReply(err)
 		}

@@ -57,6 +57,12 @@ type proposer struct {
 	paused   bool
 	inFlight int
 	drained  chan struct{} // closed when inFlight reaches 0 while paused
+
+	// retry reports whether the retry-proposals planted bug is on (nil:
+	// never); retryAfter is its delay, retryNow (tests) re-proposes at once.
+	retry      func() bool
+	retryAfter time.Duration
+	retryNow   bool
 }
 
 func newProposer(r *raft.Raft, clock func() int64) *proposer {
@@ -248,7 +254,12 @@ func (p *proposer) propose1(batch []*proposal) {
 	if cap(buf) <= 1<<20 {
 		p.buf = buf
 	}
-	f := &sharedFuture{f: p.r.Apply(data, 10*time.Second)}
+	var f *sharedFuture
+	if p.retry != nil && p.retry() {
+		f = p.proposeTwice(data)
+	} else {
+		f = &sharedFuture{f: p.r.Apply(data, 10*time.Second)}
+	}
 	for _, pr := range batch {
 		pr.f = f
 		close(pr.ready)
@@ -272,13 +283,72 @@ type sharedFuture struct {
 	once sync.Once
 	resp interface{}
 	err  error
+	// done, when non-nil, is closed once resp and err are set by another
+	// goroutine (proposeTwice); f is then unused.
+	done chan struct{}
 }
 
 func (s *sharedFuture) wait() (interface{}, error) {
+	if s.done != nil {
+		<-s.done
+		return s.resp, s.err
+	}
 	s.once.Do(func() {
 		if s.err = s.f.Error(); s.err == nil {
 			s.resp = s.f.Response()
 		}
 	})
 	return s.resp, s.err
+}
+
+// proposeTwice is the retry-proposals planted bug (test-only, see
+// DESIGN.md): it proposes data, and if that entry is not applied within
+// retryAfter (or raft fails it: leadership lost, timeout), proposes the
+// same bytes once more, without any deduplication. The writers get the
+// first successful outcome; both copies apply (an INCR counts twice).
+func (p *proposer) proposeTwice(data []byte) *sharedFuture {
+	s := &sharedFuture{done: make(chan struct{})}
+	first := p.r.Apply(data, 10*time.Second)
+	type outcome struct {
+		resp interface{}
+		err  error
+	}
+	results := make(chan outcome, 2) // never blocks: at most two senders
+	await := func(f raft.ApplyFuture) {
+		err := f.Error()
+		var resp interface{}
+		if err == nil {
+			resp = f.Response()
+		}
+		results <- outcome{resp, err}
+	}
+	go await(first)
+	go func() {
+		pending := 1
+		if !p.retryNow {
+			t := time.NewTimer(p.retryAfter)
+			select {
+			case o := <-results:
+				t.Stop()
+				pending--
+				if o.err == nil {
+					s.resp, s.err = o.resp, nil
+					close(s.done)
+					return
+				}
+			case <-t.C:
+			}
+		}
+		go await(p.r.Apply(data, 10*time.Second))
+		pending++
+		var o outcome
+		for ; pending > 0; pending-- {
+			if o = <-results; o.err == nil {
+				break
+			}
+		}
+		s.resp, s.err = o.resp, o.err
+		close(s.done)
+	}()
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -31,6 +32,9 @@ type readIndexer struct {
 	waiting []chan error
 	running bool
 	closed  bool
+
+	// verifies counts leadership checks (VerifyLeader calls) issued.
+	verifies atomic.Uint64
 }
 
 var errClosed = errors.New("group closed")
@@ -159,7 +163,9 @@ func (ri *readIndexer) start() pendingRound {
 	if !ok {
 		return pendingRound{err: errNotReady}
 	}
-	return pendingRound{term: term, idx: ri.h.raft.CommitIndex(), f: ri.h.raft.VerifyLeader()}
+	idx := ri.h.raft.CommitIndex()
+	ri.verifies.Add(1)
+	return pendingRound{term: term, idx: idx, f: ri.h.raft.VerifyLeader()}
 }
 
 // finish completes a barrier begun by start.
@@ -192,6 +198,7 @@ func (ri *readIndexer) round() error {
 		return errNotReady
 	}
 	idx := ri.h.raft.CommitIndex()
+	ri.verifies.Add(1)
 	if err := ri.h.verify(); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"time"
@@ -424,7 +425,7 @@ func (n *Node) reconcileGroup(g *dataGroup, cfg *ClusterConfig) {
 		n.groupChange(g, "remove replica", id, r.RemoveServer(raft.ServerID(id), 0, changeTimeout))
 		return
 	}
-	if gi.Leader != "" && gi.Leader != n.id.ID && in[gi.Leader] == raft.Voter && n.alive(gi.Leader) {
+	if gi.Leader != "" && gi.Leader != n.id.ID && in[gi.Leader] == raft.Voter && n.alive(gi.Leader) && !n.held(g.id) {
 		n.transferLeadership(g, gi, in)
 	}
 }
@@ -447,19 +448,33 @@ func (n *Node) transferLeadership(g *dataGroup, gi GroupInfo, in map[string]raft
 			continue
 		}
 		n.transfers[g.id] = time.Now()
-		// Let the writes in flight commit first: a transfer that cut them
-		// off would leave their outcome unknown to the clients.
-		g.prop.pause(2 * time.Second)
-		f := g.host.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(ni.BusAddr()))
-		err := f.Error()
-		g.prop.resume()
-		if err != nil {
+		if err := n.handOver(g, id, ni.BusAddr()); err != nil {
 			n.log.Warn("leadership transfer failed", "group", g.id, "to", id, "err", err)
 			return
 		}
 		n.log.Info("leadership transferred", "group", g.id, "to", id)
 		return
 	}
+}
+
+// errTransferBusy: another leadership transfer of the group is running.
+var errTransferBusy = errors.New("a leadership transfer of this group is already running")
+
+// handOver transfers the leadership of group g (led here) to voter id at
+// bus address addr. The writes in flight commit first: a transfer that cut
+// them off would leave their outcome unknown to the clients, so new
+// proposals get TRYAGAIN meanwhile (proposer.pause).
+func (n *Node) handOver(g *dataGroup, id, addr string) error {
+	if !g.transferMu.TryLock() {
+		return errTransferBusy
+	}
+	defer g.transferMu.Unlock()
+	g.prop.pause(2 * time.Second)
+	defer g.prop.resume()
+	if err := g.host.raft.LeadershipTransferToServer(raft.ServerID(id), raft.ServerAddress(addr)).Error(); err != nil {
+		return fmt.Errorf("group %d: leadership transfer to %s: %w", g.id, id, err)
+	}
+	return nil
 }
 
 func (n *Node) groupChange(g *dataGroup, what, id string, f raft.IndexFuture) {

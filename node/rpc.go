@@ -28,6 +28,7 @@ const (
 	rpcProposeMeta = "propose-meta" // Body: a metaCmd for the meta leader
 	rpcPublish     = "publish"      // Body: a pubsubMessage, delivered to local subscribers
 	rpcVoters      = "voters"       // Group: the voters of a group this node leads
+	rpcFailover    = "failover"     // Group, Body: node id; the leader transfers leadership to that voter (CLUSTER FAILOVER)
 )
 
 // maxRPCFrame bounds one request or response frame.
@@ -231,6 +232,8 @@ func (n *Node) handleRPC(req rpcRequest) rpcResponse {
 		}
 		b, _ := json.Marshal(sortedIDs(v))
 		return rpcResponse{Body: b}
+	case rpcFailover:
+		return n.acceptFailover(req)
 	case rpcProposeMeta:
 		var cmd metaCmd
 		if err := json.Unmarshal(req.Body, &cmd); err != nil {

@@ -64,7 +64,7 @@ func (n *Node) ExecTxn(ctx context.Context, cmds []Cmd, watches []Watch) (replie
 			args, target := c.Args, cmd
 			if cmd.Write {
 				var err error
-				if args, err = cmd.Prepare(c.Args, now); err != nil {
+				if args, err = n.prepare(cmd, c.Args, now); err != nil {
 					replies[i] = fsm.ErrReply(err)
 					continue
 				}

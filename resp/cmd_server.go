@@ -8,7 +8,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // localHandlers maps every RouteLocal command (full name) to its handler.
@@ -114,7 +113,7 @@ func cmdPing(c *conn, args [][]byte) {
 func cmdEcho(c *conn, args [][]byte) { c.w.bulk(args[1]) }
 
 func cmdTime(c *conn, _ [][]byte) {
-	now := time.Now()
+	now := c.srv.cfg.Clock()
 	c.w.arrayLen(2)
 	c.w.bulkStr(strconv.FormatInt(now.Unix(), 10))
 	c.w.bulkStr(strconv.FormatInt(int64(now.Nanosecond()/1000), 10))

@@ -394,6 +394,8 @@ func TestErrorTexts(t *testing.T) {
 		{fsm.Err(fsm.CodeCopyCluster), "ERR Copying to another database is not allowed in cluster mode"},
 		{fsm.ErrMsg("ERR multi\r\nline"), "ERR multi  line"},
 		{fsm.Err(fsm.Code(60000)), "ERR internal error (error code 60000)"},
+		{fsm.Err(fsm.CodeFailoverMaster), "ERR You should send CLUSTER FAILOVER to a replica"},
+		{fsm.ErrArg(fsm.CodeUnknownSubArity, "cluster|FaIlOvEr"), "ERR unknown subcommand or wrong number of arguments for 'FaIlOvEr'. Try CLUSTER HELP."},
 	}
 	for _, c := range cases {
 		if got := errorText(c.r); got != c.want {

@@ -70,6 +70,7 @@ const (
 	msgLPosMaxLenNeg       = "ERR MAXLEN can't be negative"
 	msgNumKeysZero         = "ERR numkeys should be greater than 0"
 	msgCountZero           = "ERR count should be greater than 0"
+	msgFailoverMaster      = "ERR You should send CLUSTER FAILOVER to a replica"
 
 	// Texts used only by resp.
 	msgUnknownSubArity  = "ERR unknown subcommand or wrong number of arguments for '%s'. Try %s HELP."
@@ -154,6 +155,7 @@ var codeText = map[fsm.Code]string{
 	fsm.CodeLPosMaxLenNeg:   msgLPosMaxLenNeg,
 	fsm.CodeNumKeysZero:     msgNumKeysZero,
 	fsm.CodeCountZero:       msgCountZero,
+	fsm.CodeFailoverMaster:  msgFailoverMaster,
 }
 
 // codeFormat maps the codes whose text embeds the reply's Str (or Int).
@@ -183,6 +185,9 @@ func errorText(r fsm.Reply) string {
 		s = fmt.Sprintf(msgAsk, r.Int, r.Str)
 	case fsm.CodeInvalidExpire, fsm.CodeWrongArgs:
 		s = fmt.Sprintf(codeFormat[r.Code], strings.ToLower(r.Str))
+	case fsm.CodeUnknownSubArity:
+		container, sub, _ := strings.Cut(r.Str, "|") // sub as the client typed it
+		s = fmt.Sprintf(msgUnknownSubArity, truncate([]byte(sub), 128), strings.ToUpper(container))
 	case fsm.CodeUnknownCommand:
 		if strings.HasPrefix(r.Str, "'") {
 			s = fmt.Sprintf(msgUnknownCommand, r.Str)

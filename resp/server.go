@@ -74,6 +74,9 @@ type Config struct {
 	Executable string
 	// TCPPort is reported by INFO (default: the port of the first listener).
 	TCPPort int
+	// Clock is the node's data clock, which TIME reports (default
+	// time.Now). The wiring shifts it by debug-clock-offset-ms (test-only).
+	Clock func() time.Time
 }
 
 // Server is a RESP server. It owns every goroutine it starts: Close stops
@@ -144,6 +147,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	if cfg.RunID == "" {
 		var b [20]byte

@@ -88,6 +88,15 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 	if v.ClusterAnnouncePort != 0 {
 		announcePort = v.ClusterAnnouncePort
 	}
+	warnUnsafe(logger, v)
+	bugs, err := bugsOf(v.DebugBugs)
+	if err != nil {
+		ln.Close()
+		clusterLn.Close()
+		return err
+	}
+	clock := &dataClock{}
+	clock.set(v.DebugClockOffset)
 	n, err := node.New(node.Config{
 		Dir:             dir,
 		Host:            announce,
@@ -119,6 +128,9 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 		RequireFullCoverage: v.ClusterRequireFullCoverage,
 		AllowReadsWhenDown:  v.ClusterAllowReadsWhenDown,
 		Logger:              logger,
+		Clock:               clock.now,
+		DebugUnsafe:         v.DebugUnsafe,
+		Bugs:                bugs,
 		Tune: node.RaftTuning{
 			HeartbeatTimeout:  v.RaftHeartbeatTimeout,
 			ElectionTimeout:   v.RaftElectionTimeout,
@@ -147,6 +159,7 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 		ConfigFile:        configFile,
 		TCPPort:           v.Port,
 		PubSub:            n,
+		Clock:             clock.now,
 	})
 	if err != nil {
 		n.Close()
@@ -173,6 +186,17 @@ func serve(configFile string, store *config.Store, logger *slog.Logger) error {
 			if err := n.SetMode(cur.ClusterMode); err != nil {
 				logger.Warn("cluster-mode change not committed", "mode", cur.ClusterMode, "err", err)
 			}
+		case "debug-bugs":
+			b, err := bugsOf(cur.DebugBugs)
+			if err == nil {
+				err = n.SetBugs(b)
+			}
+			if err != nil {
+				logger.Error("debug-bugs not applied", "bugs", cur.DebugBugs, "err", err)
+			}
+		case "debug-clock-offset-ms":
+			clock.set(cur.DebugClockOffset)
+			logger.Warn("data clock shifted (debug-clock-offset-ms)", "offset_ms", cur.DebugClockOffset.Milliseconds())
 		}
 	})
 	logger.Info("Troika ready to accept connections", "version", version, "node", n.ID(),

@@ -120,3 +120,57 @@ func Pairs(ops []Op) ([]Pair, error) {
 	}
 	return out, nil
 }
+
+// NemesisProcess is the Process of nemesis events. They are Info ops
+// with no invocation: F is "start-<fault>" or "stop-<fault>" (e.g.
+// "start-partition", "stop-partition", "start-kill"), Value a string
+// describing what was done (e.g. "n1 n2 | n3 n4 n5 (all)"), Error set when
+// injecting the fault failed.
+const NemesisProcess = -1
+
+// Client returns the ops of client processes only (nemesis events left
+// out), as checkers and Pairs expect them.
+func Client(ops []Op) []Op {
+	out := make([]Op, 0, len(ops))
+	for _, op := range ops {
+		if op.Process != NemesisProcess {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// Window is the time span of one fault, from its start-<fault> event to
+// the matching stop-<fault> (or the end of the history).
+type Window struct {
+	Fault string // e.g. "partition"
+	Desc  string // the start event's Value
+	Start int64  // ns since the test started
+	End   int64
+}
+
+// Windows pairs nemesis start-/stop- events into fault windows, in start
+// order. A start without a stop lasts until end.
+func Windows(ops []Op, end int64) []Window {
+	var out []Window
+	open := map[string][]int{} // fault -> indexes in out still open
+	for _, op := range ops {
+		if op.Process != NemesisProcess {
+			continue
+		}
+		switch {
+		case len(op.F) > 6 && op.F[:6] == "start-":
+			f := op.F[6:]
+			desc, _ := op.Value.(string)
+			open[f] = append(open[f], len(out))
+			out = append(out, Window{Fault: f, Desc: desc, Start: op.Time, End: end})
+		case len(op.F) > 5 && op.F[:5] == "stop-":
+			f := op.F[5:]
+			if q := open[f]; len(q) > 0 {
+				out[q[0]].End = op.Time
+				open[f] = q[1:]
+			}
+		}
+	}
+	return out
+}

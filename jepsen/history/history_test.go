@@ -63,3 +63,21 @@ func TestEmptyReadIsNotUnknown(t *testing.T) {
 		t.Fatalf("unknown read came back as %#v", v)
 	}
 }
+
+func TestWindowsAndClient(t *testing.T) {
+	ops := []Op{
+		{Index: 0, Type: Invoke, Process: 0, Time: 1, F: "read"},
+		{Index: 1, Type: Info, Process: NemesisProcess, Time: 2, F: "start-partition", Value: "n1 | n2 n3"},
+		{Index: 2, Type: OK, Process: 0, Time: 3, F: "read"},
+		{Index: 3, Type: Info, Process: NemesisProcess, Time: 4, F: "start-kill", Value: "n2"},
+		{Index: 4, Type: Info, Process: NemesisProcess, Time: 5, F: "stop-partition"},
+	}
+	if got := Client(ops); len(got) != 2 || got[1].Index != 2 {
+		t.Fatalf("Client = %+v", got)
+	}
+	w := Windows(ops, 9)
+	if len(w) != 2 || w[0] != (Window{Fault: "partition", Desc: "n1 | n2 n3", Start: 2, End: 5}) ||
+		w[1] != (Window{Fault: "kill", Desc: "n2", Start: 4, End: 9}) {
+		t.Fatalf("Windows = %+v", w)
+	}
+}

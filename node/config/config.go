@@ -316,7 +316,7 @@ func (c *Config) check() error {
 		return &Error{Directive: "raft-election-timeout", Msg: fmt.Sprintf(
 			"raft-election-timeout (%d) must be greater than or equal to raft-heartbeat-timeout (%d)", e, h)}
 	}
-	return nil
+	return c.checkUnsafe()
 }
 
 // String returns the canonical value of a directive (as CONFIG GET shows

@@ -25,7 +25,14 @@
 //
 // Directives lists every directive with its type, default, whether CONFIG
 // SET may change it, and a one-line description; MarkdownTable renders the
-// README table from it. Config.Values gives a typed snapshot.
+// README table from it (TestReadmeConfigTable keeps README.md in step:
+// UPDATE_README=1 go test -run TestReadmeConfigTable ./node/config rewrites
+// it). Config.Values gives a typed snapshot.
+//
+// debug-bugs and debug-clock-offset-ms are test-only switches (planted
+// bugs and a clock shift for troika-jepsen's self-test): any value other
+// than the default is refused, at startup and by CONFIG SET, unless
+// debug-unsafe (startup only) is yes.
 //
 // # Runtime
 //

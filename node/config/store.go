@@ -110,6 +110,9 @@ func (s *Store) Set(name, value string) error {
 	defer s.setMu.Unlock()
 	s.mu.Lock()
 	v, err := d.set(args, s.cfg.vals[d.Name], false)
+	if err == nil {
+		err = unsafeRefusal(d.Name, v, s.cfg.vals["debug-unsafe"] == "yes")
+	}
 	if err != nil {
 		s.mu.Unlock()
 		return &setError{fmt.Sprintf("CONFIG SET failed (possibly related to argument '%s') - %s", name, err), ErrInvalidValue}

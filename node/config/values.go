@@ -53,6 +53,11 @@ type Values struct {
 
 	Daemonize   bool // daemonize (always false)
 	DebugUnsafe bool // debug-unsafe
+	// DebugBugs: debug-bugs, the planted bugs switched on (Bug* names);
+	// nil = none. Non-nil only with DebugUnsafe.
+	DebugBugs []string
+	// DebugClockOffset: debug-clock-offset-ms, the data clock's shift.
+	DebugClockOffset time.Duration
 
 	RaftSnapshotInterval  time.Duration // raft-snapshot-interval (ms)
 	RaftSnapshotThreshold uint64        // raft-snapshot-threshold (entries)
@@ -107,8 +112,9 @@ func (c *Config) Values() Values {
 		LatencyMonitorThreshold: c.Int("latency-monitor-threshold"),
 		Hz:                      i("hz"),
 
-		Daemonize:   c.Bool("daemonize"),
-		DebugUnsafe: c.Bool("debug-unsafe"),
+		Daemonize:        c.Bool("daemonize"),
+		DebugUnsafe:      c.Bool("debug-unsafe"),
+		DebugClockOffset: time.Duration(c.Int("debug-clock-offset-ms")) * time.Millisecond,
 
 		RaftSnapshotInterval:  ms("raft-snapshot-interval"),
 		RaftSnapshotThreshold: uint64(c.Int("raft-snapshot-threshold")),
@@ -121,6 +127,9 @@ func (c *Config) Values() Values {
 	}
 	if j := c.String("cluster-join"); j != "" {
 		v.ClusterJoin = strings.Split(j, ",")
+	}
+	if b := c.String("debug-bugs"); b != "" {
+		v.DebugBugs = strings.Split(b, ",")
 	}
 	return v
 }
