@@ -135,8 +135,21 @@ type Result struct {
 	Unknown bool
 	// Ops is the number of operations checked (fail ops and reads of
 	// unknown result are left out).
-	Ops  int
+	Ops int
+	// Keys lists, for an invalid history, the keys whose own history is
+	// not linearizable (at most 16), with the time span of their
+	// operations, for the summary.
+	Keys []KeyFailure
 	info porcupine.LinearizationInfo
+}
+
+// KeyFailure is one key whose history is not linearizable.
+type KeyFailure struct {
+	Key string
+	Ops int
+	// From and To are the invocation time of its first operation and the
+	// latest completion (ns since the test started).
+	From, To int64
 }
 
 // Check runs porcupine over ops (a register workload's history), giving up
@@ -157,7 +170,45 @@ func Check(ops []history.Op, timeout time.Duration) (Result, error) {
 		}
 	}
 	res, info := porcupine.CheckOperationsVerbose(model, pops, timeout)
-	return Result{Valid: res == porcupine.Ok, Unknown: res == porcupine.Unknown, Ops: len(pops), info: info}, nil
+	r := Result{Valid: res == porcupine.Ok, Unknown: res == porcupine.Unknown, Ops: len(pops), info: info}
+	if res == porcupine.Illegal {
+		r.Keys = failingKeys(pops)
+	}
+	return r, nil
+}
+
+// failingKeys checks each key's operations on their own and returns the
+// keys that are not linearizable.
+func failingKeys(pops []porcupine.Operation) []KeyFailure {
+	by := map[string][]porcupine.Operation{}
+	var keys []string
+	for _, op := range pops {
+		k := op.Input.(input).key
+		if _, ok := by[k]; !ok {
+			keys = append(keys, k)
+		}
+		by[k] = append(by[k], op)
+	}
+	sort.Strings(keys)
+	var out []KeyFailure
+	for _, k := range keys {
+		ops := by[k]
+		if porcupine.CheckOperationsTimeout(model, ops, 10*time.Second) != porcupine.Illegal {
+			continue
+		}
+		f := KeyFailure{Key: k, Ops: len(ops), From: math.MaxInt64}
+		for _, op := range ops {
+			f.From = min(f.From, op.Call)
+			if op.Return != math.MaxInt64 {
+				f.To = max(f.To, op.Return)
+			}
+		}
+		out = append(out, f)
+		if len(out) == 16 {
+			break
+		}
+	}
+	return out
 }
 
 // Visualize writes porcupine's HTML visualization of the last check (the

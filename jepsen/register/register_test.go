@@ -73,10 +73,15 @@ func TestStaleReadIsNotLinearizable(t *testing.T) {
 		row{inv, 0, 3, Write, "x", int64(2)}, row{ok, 0, 4, Write, "x", int64(2)},
 		// Invoked after the second write completed, yet it sees the first.
 		row{inv, 1, 5, Read, "x", nil}, row{ok, 1, 6, Read, "x", int64(1)},
+		// Another key, linearizable on its own.
+		row{inv, 2, 7, Write, "y", int64(3)}, row{ok, 2, 8, Write, "y", int64(3)},
 	)
 	r := check(t, stale)
 	if r.Valid || r.Unknown {
 		t.Fatalf("stale read accepted: %+v", r)
+	}
+	if len(r.Keys) != 1 || r.Keys[0].Key != "x" || r.Keys[0].Ops != 3 || r.Keys[0].From != 1 || r.Keys[0].To != 6 {
+		t.Fatalf("failing keys %+v, want x with 3 ops from 1 to 6", r.Keys)
 	}
 	var buf bytes.Buffer
 	if err := r.Visualize(&buf); err != nil || !strings.Contains(buf.String(), "<html") {

@@ -87,7 +87,8 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	name := cfg.Name
 	if name == "" {
-		nem := strings.Join(cfg.Nemeses, "+")
+		// No ':' or ',' in folder names (kill:all -> kill-all).
+		nem := strings.NewReplacer(":", "-", ",", "+").Replace(strings.Join(cfg.Nemeses, "+"))
 		if nem == "" {
 			nem = "none"
 		}

@@ -168,6 +168,10 @@ func (w *registerW) Check(ops []history.Op, dir string) (Verdict, error) {
 	default:
 		v.Anomalies = []string{"nonlinearizable"}
 		v.Summary = fmt.Sprintf("INVALID: not linearizable (%d operations checked); see linearizability.html", res.Ops)
+		for _, k := range res.Keys {
+			v.Summary += fmt.Sprintf("\n  key %s: %d operations between %.3fs and %.3fs are not linearizable", k.Key, k.Ops, float64(k.From)/1e9, float64(k.To)/1e9)
+		}
+		v.Result = map[string]any{"valid": false, "ops": res.Ops, "keys": res.Keys}
 		if dir != "" {
 			f, err := os.Create(filepath.Join(dir, "linearizability.html"))
 			if err != nil {
