@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,6 +74,8 @@ type Conn struct {
 	r    *bufio.Reader
 	w    *bufio.Writer
 	dead bool
+	// interrupted is set by Interrupt (any goroutine).
+	interrupted atomic.Bool
 }
 
 // Dial connects to addr within timeout.
@@ -91,6 +94,14 @@ func (c *Conn) Addr() string { return c.addr }
 // Close closes the connection.
 func (c *Conn) Close() error { c.dead = true; return c.c.Close() }
 
+// Interrupt makes a pending or later request fail at once (it moves the
+// socket's deadline into the past). Unlike Close it may be called from
+// another goroutine, e.g. when a context ends.
+func (c *Conn) Interrupt() {
+	c.interrupted.Store(true)
+	_ = c.c.SetDeadline(time.Unix(1, 0))
+}
+
 // Dead reports whether an I/O error has made the connection unusable.
 func (c *Conn) Dead() bool { return c.dead }
 
@@ -105,6 +116,10 @@ func (c *Conn) Pipeline(cmds [][]string, timeout time.Duration) ([]Reply, error)
 	if err := c.c.SetDeadline(time.Now().Add(timeout)); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("%s: set deadline: %w: %w", c.addr, ErrNotSent, err)
+	}
+	if c.interrupted.Load() {
+		c.Close()
+		return nil, fmt.Errorf("%s: interrupted: %w", c.addr, ErrNotSent)
 	}
 	for _, args := range cmds {
 		c.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")

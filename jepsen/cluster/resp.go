@@ -31,7 +31,7 @@ func respCommand(ctx context.Context, addr string, args ...string) (any, error) 
 		return nil, err
 	}
 	defer c.Close()
-	stop := context.AfterFunc(ctx, func() { c.Close() })
+	stop := context.AfterFunc(ctx, c.Interrupt)
 	defer stop()
 	rep, err := c.Do(timeout, args...)
 	if err != nil {
