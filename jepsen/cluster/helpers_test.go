@@ -250,3 +250,21 @@ func tcpReachable(t *testing.T, prefix []string, ip string, port int) bool {
 	}
 	return err == nil
 }
+
+// requirePaused fails unless a PING to addr goes unanswered. SIGSTOP is
+// delivered asynchronously (kill returns before every thread has
+// stopped), so a PING racing with it is retried a few times; a node that
+// answers every one was not paused.
+func requirePaused(t *testing.T, ctx context.Context, addr string) {
+	t.Helper()
+	for attempt := 0; attempt < 5; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := respCommand(pctx, addr, "PING")
+		cancel()
+		if err != nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s still answers PING after being paused", addr)
+}
