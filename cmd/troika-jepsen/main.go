@@ -5,7 +5,7 @@
 //	troika-jepsen test --nodes 5 --workload list-append --nemesis partition,kill,pause --time-limit 60 --concurrency 10 --seed 42
 //	troika-jepsen test --existing 127.0.0.1:7000,127.0.0.1:7001 --workload register
 //	troika-jepsen selftest
-//	troika-jepsen check store/latest --workload list-append
+//	troika-jepsen check store/latest
 //
 // Exit status: 0 when every checker says valid, 1 when a checker found
 // anomalies (or could not decide), 2 when the test could not run.
@@ -113,7 +113,7 @@ func testCmd() *cobra.Command {
 		c                 common
 		wl, nem, existing string
 		limit             float64
-		conc              int
+		conc, tags        int
 		rate, randomFirst float64
 		opTimeout         time.Duration
 		quiet, faultLen   time.Duration
@@ -147,7 +147,7 @@ func testCmd() *cobra.Command {
 			}
 			res, err := runner.Run(cmd.Context(), runner.Config{Backend: c.backend, Nodes: c.nodes, Existing: addrs,
 				Workload: wl, Nemeses: faults, TimeLimit: time.Duration(limit * float64(time.Second)), Concurrency: conc,
-				Seed: c.seed, Rate: rate, OpTimeout: opTimeout, RandomFirst: randomFirst, Quiet: quiet, FaultDuration: faultLen,
+				Seed: c.seed, Rate: rate, OpTimeout: opTimeout, Tags: tags, RandomFirst: randomFirst, Quiet: quiet, FaultDuration: faultLen,
 				Binary: c.binary, ServerArgs: serverArgs, Store: c.store, Log: log})
 			if err != nil {
 				return exitError{2, "test could not run: " + err.Error()}
@@ -167,6 +167,7 @@ func testCmd() *cobra.Command {
 	f.StringVar(&existing, "existing", "", "host:port,... of an already running cluster: run the clients only, no faults")
 	f.Float64Var(&limit, "time-limit", 60, "seconds of operations (faults included); healing and final reads follow")
 	f.IntVar(&conc, "concurrency", 10, "client workers")
+	f.IntVar(&tags, "tags", 0, "hash tags the keys are spread over (0: the workload's default, 32); fewer means more operations per key")
 	f.Float64Var(&rate, "rate", 1000, "target operations per second over all workers (0: unlimited)")
 	f.DurationVar(&opTimeout, "op-timeout", 3*time.Second, "request timeout; a timed-out request is recorded as info (unknown outcome)")
 	f.Float64Var(&randomFirst, "random-first", 0.25, "share of requests sent first to a random node rather than the slot's owner (it must redirect or serve them)")
@@ -285,6 +286,6 @@ func checkCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&wl, "workload", "list-append", "the workload that produced the history")
+	cmd.Flags().StringVar(&wl, "workload", "", "the workload that produced the history (default: the one results.json names)")
 	return cmd
 }

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"os"
@@ -166,8 +167,23 @@ func orNone(s []string) string {
 }
 
 // Recheck reads a results folder's history and checks it again with the
-// named workload's checker (e.g. after improving a checker).
+// named workload's checker (e.g. after improving a checker). An empty
+// workloadName takes the workload from the folder's results.json.
 func Recheck(dir, workloadName string, log *slog.Logger) (*Result, error) {
+	res := &Result{Dir: dir}
+	if b, err := os.ReadFile(filepath.Join(dir, "results.json")); err == nil {
+		if err := json.Unmarshal(b, res); err != nil {
+			return nil, fmt.Errorf("results.json: %w", err)
+		}
+		res.Dir, res.Verdicts, res.Errors = dir, nil, nil
+	}
+	if workloadName == "" {
+		workloadName = res.Workload
+	}
+	if workloadName == "" {
+		return nil, fmt.Errorf("%s: no results.json to name the workload: give it", dir)
+	}
+	res.Workload = workloadName
 	w, err := workload.New(workloadName, workload.Options{})
 	if err != nil {
 		return nil, err
@@ -181,7 +197,7 @@ func Recheck(dir, workloadName string, log *slog.Logger) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Dir: dir, Workload: workloadName, Counts: counts(ops)}
+	res.Counts = counts(ops)
 	check(res, w, ops, dir, log)
 	return res, nil
 }

@@ -38,6 +38,9 @@ type Config struct {
 	// RandomFirst: the probability that a request goes to a random node
 	// first instead of the slot's owner (see client.Options).
 	RandomFirst float64
+	// Tags is how many hash tags the workload spreads keys over (0: the
+	// workload's default).
+	Tags int
 	// Quiet and FaultDuration tune the nemesis schedule.
 	Quiet, FaultDuration time.Duration
 	// Binary is the troika-server to run (built by the caller).
@@ -81,7 +84,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.OpTimeout <= 0 {
 		cfg.OpTimeout = 3 * time.Second
 	}
-	w, err := workload.New(cfg.Workload, workload.Options{})
+	w, err := workload.New(cfg.Workload, workload.Options{Tags: cfg.Tags})
 	if err != nil {
 		return nil, err
 	}

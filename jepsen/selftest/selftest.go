@@ -24,6 +24,12 @@ type Case struct {
 	Nemeses  []string
 	// RandomFirst sends that share of requests to a random node first.
 	RandomFirst float64
+	// Tags, when set, is how many hash tags (keys at a time) the workload
+	// uses: fewer keys see more operations each, so a short window of
+	// staleness is more likely to be observed.
+	Tags int
+	// Quiet, when set, replaces the 2 s minimum between faults.
+	Quiet time.Duration
 	// Runs is the budget: how many runs may be needed to find the bug
 	// (the unmodified server runs once and must be valid).
 	Runs int
@@ -37,8 +43,14 @@ var Cases = []Case{
 		Why: "a proposal repeated after 5 ms applies twice: duplicated elements"},
 	{Bug: "follower-reads", Workload: "register", RandomFirst: 0.5, Runs: 10,
 		Why: "followers answer GET from state that lags the leader: stale reads"},
-	{Bug: "unverified-leader-reads", Workload: "register", Nemeses: []string{"pause:leader", "partition:leader"}, RandomFirst: 0.3, Runs: 20,
-		Why: "a paused or cut-off leader still answers reads from its own state after a new leader took writes"},
+	// The bug shows when a new leader answers reads before applying its
+	// predecessor's last acknowledged writes (it serves before its term's
+	// barrier): leadership must change while writes are in flight, as
+	// often as possible. A transfer (CLUSTER FAILOVER) moves every group a
+	// node replicates at once.
+	{Bug: "unverified-leader-reads", Workload: "register", Nemeses: []string{"transfer", "partition:leader", "kill:one"},
+		RandomFirst: 0.5, Tags: 4, Quiet: time.Second, Runs: 20,
+		Why: "a new leader answers reads before it has applied the writes its predecessor acknowledged: stale reads"},
 	{Bug: "skip-fsync", Workload: "list-append", Nemeses: []string{"kill:all", "kill:majority"}, Runs: 20,
 		Why: "acknowledged entries held in memory are lost when a majority is killed: lost appends"},
 	{Bug: "apply-time-ttl", Workload: "ttl", Nemeses: []string{"transfer", "kill:one"}, Runs: 20,
@@ -111,12 +123,16 @@ func runCase(ctx context.Context, cfg Config, c Case, name string) Outcome {
 	if c.Bug != "" {
 		args = []string{"--debug-unsafe", "yes", "--debug-bugs", c.Bug}
 	}
+	quiet := 2 * time.Second
+	if c.Quiet > 0 {
+		quiet = c.Quiet
+	}
 	for run := 1; run <= c.Runs; run++ {
 		seed := cfg.Seed + int64(run) - 1
 		cfg.Print(fmt.Sprintf("selftest %s: run %d/%d (workload %s, nemesis %s, seed %d)", name, run, c.Runs, c.Workload, strings.Join(c.Nemeses, ","), seed))
 		res, err := runner.Run(ctx, runner.Config{Backend: cfg.Backend, Nodes: cfg.Nodes, Workload: c.Workload, Nemeses: c.Nemeses,
-			TimeLimit: cfg.TimeLimit, Concurrency: 10, Seed: seed, Rate: 1000, RandomFirst: c.RandomFirst,
-			Quiet: 2 * time.Second, FaultDuration: 3 * time.Second, Binary: cfg.Binary, ServerArgs: args, Store: cfg.Store,
+			TimeLimit: cfg.TimeLimit, Concurrency: 10, Seed: seed, Rate: 1000, RandomFirst: c.RandomFirst, Tags: c.Tags,
+			Quiet: quiet, FaultDuration: 3 * time.Second, Binary: cfg.Binary, ServerArgs: args, Store: cfg.Store,
 			Name: fmt.Sprintf("selftest-%s-run%d-seed%d", name, run, seed), Log: cfg.Log})
 		o.Runs = run
 		if res != nil {
