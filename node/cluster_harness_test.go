@@ -211,6 +211,11 @@ func (c *testCluster) settled(size int) error {
 		if !ok || len(v) != want {
 			return fmt.Errorf("group %d voters %v", gi.ID, v)
 		}
+		// No replica move in flight either: a non-voter still catching up
+		// (or one being removed) means the placement is not final yet.
+		if srv, ok := raftServers(g.host.raft); !ok || len(srv) != want {
+			return fmt.Errorf("group %d servers %v", gi.ID, srv)
+		}
 		for _, r := range gi.Replicas {
 			if !v[r] {
 				return fmt.Errorf("group %d: replica %s not a voter", gi.ID, r[:6])

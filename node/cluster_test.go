@@ -222,6 +222,9 @@ func TestClusterCoverageModes(t *testing.T) {
 	for i := 0; i < 200; i++ {
 		c.client(10*time.Second, "SET", fmt.Sprintf("c:%d", i), "v")
 	}
+	// The placement must be final when the victim stops: a replica move
+	// still in flight would let the group keep a quorum without it.
+	c.waitFor(30*time.Second, "placement settled", func() error { return c.settled(3) })
 	victim := 2
 	vid := c.nodes[victim].ID()
 	cfg := c.nodes[0].Config()
