@@ -61,7 +61,7 @@ func (n *Node) infoPersistence() string {
 	}
 	st := n.store.Stats()
 	return fmt.Sprintf("loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%d\r\nrdb_bgsave_in_progress:0\r\naof_enabled:1\r\naof_rewrite_in_progress:0\r\ntroika_appendfsync:%s\r\ntroika_log:%s\r\ntroika_log_commits:%d\r\ntroika_log_writes:%d\r\n",
-		dirty, fsync, "raft-shared-bbolt", st.Commits, st.Requests)
+		dirty, fsync, "raft-shared-journal", st.Commits, st.Requests)
 }
 
 func (n *Node) infoReplication() string {

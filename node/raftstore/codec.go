@@ -72,7 +72,7 @@ func appendLog(dst []byte, l *raft.Log) []byte {
 }
 
 // decodeLog decodes b into l. Data and Extensions are copied, so b may be
-// memory owned by bbolt. Any malformed input yields an error wrapping
+// a reused read buffer. Any malformed input yields an error wrapping
 // errCorrupt and leaves l unspecified.
 func decodeLog(b []byte, l *raft.Log) error {
 	if len(b) < headerLen+crcLen {

@@ -43,7 +43,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		if !logsEqual(l, &got) {
 			t.Fatalf("round trip: got %+v, want %+v", got, *l)
 		}
-		// Decoded slices must not alias the input (bbolt memory).
+		// Decoded slices must not alias the input (a reused read buffer).
 		if len(got.Data) > 0 {
 			enc[bytes.Index(enc, got.Data)] ^= 0xFF
 			if got.Data[0] != l.Data[0] {

@@ -1,43 +1,42 @@
 package raftstore
 
 import (
-	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
-
-	"go.etcd.io/bbolt"
 )
 
-// txn is one group-commit transaction: what it writes, computed before the
-// bbolt transaction runs, and applied to the in-memory state (publish) only
-// after bbolt has committed it.
+// txn is one group commit: what it writes, computed before the frame is
+// written, and applied to the in-memory state (publish) only once the
+// frame is durable.
 type txn struct {
-	seq     uint64       // seq of its journal record; also the seq of the cuts it adds
+	seq     uint64       // seq of its frame
 	plans   []*groupPlan // one per group the batch touches, in first-touch order
-	entries int          // entries in its record; 0 means it writes no record
-	gc      int          // it deletes the records s.garbage[:gc]
-	bounds  []boundsWrite
+	stable  []stableOp   // stable-store changes, in request order
+	entries int          // entries in its frame
+	seg     *segment     // where the frame was written; nil if there was nothing to write
+	off     int64        // the frame's offset in seg
 }
 
-type boundsWrite struct {
-	g    *GroupStore
-	cuts []cut
+// stableOp is a Set, or (clear) the stable half of a DeleteGroup.
+type stableOp struct {
+	g        *GroupStore
+	clear    bool
+	key, val []byte
 }
 
-// groupPlan is what one transaction does to one group's log.
+// groupPlan is what one commit does to one group's log.
 type groupPlan struct {
-	g           *GroupStore
-	items       []item      // appended entries that survive the batch
-	dedupe      bool        // an index repeated or went backwards in the batch
-	dels        [][2]uint64 // deleted ranges, in batch order
-	cuts        []cut       // the group's cuts after the batch, if cutsChanged
-	cutsChanged bool
+	g      *GroupStore
+	items  []item      // appended entries that survive the batch
+	dedupe bool        // an index repeated or went backwards in the batch
+	dels   [][2]uint64 // deleted ranges, in batch order
 }
 
-// item is one appended entry: its index, encoding (a slice of the
-// request's buffer) and, once the record is built, its offset in it.
+// item is one appended entry: its index, encoding (a slice of the request's
+// buffer) and, once the frame is built, its offset in the frame.
 type item struct {
 	index uint64
 	enc   []byte
@@ -45,26 +44,20 @@ type item struct {
 }
 
 // del records the deletion of lo..hi. Entries the batch appended earlier in
-// that range never reach the record; older entries are killed by a cut
-// carrying this transaction's seq.
-func (p *groupPlan) del(lo, hi, seq uint64) {
+// that range never reach the frame; older entries are deleted by replaying
+// the range.
+func (p *groupPlan) del(lo, hi uint64) {
 	p.dels = append(p.dels, [2]uint64{lo, hi})
 	p.items = slices.DeleteFunc(p.items, func(it item) bool { return lo <= it.index && it.index <= hi })
-	if !p.cutsChanged {
-		p.cuts, p.cutsChanged = p.g.cuts, true
-	}
-	if p.g.nrecs == 0 {
-		// No journal record holds an entry of the group: nothing to kill.
-		p.cuts = nil
-		return
-	}
-	p.cuts = addCut(p.cuts, cut{lo, hi, seq})
 }
 
-// apply runs batch (possibly empty: maintenance only) in one bbolt write
-// transaction. On success the caller must publish the returned txn.
+// apply writes batch as one frame (one write, one fdatasync). On success
+// the caller must publish the returned txn.
 func (s *Store) apply(batch []*request) (*txn, error) {
-	t := &txn{seq: s.nextSeq}
+	if s.failed != nil {
+		return nil, fmt.Errorf("raft log unusable after an earlier write failure (restart to recover): %w", s.failed)
+	}
+	t := &txn{}
 	defer func() {
 		for _, p := range t.plans {
 			p.g.plan = nil
@@ -73,17 +66,19 @@ func (s *Store) apply(batch []*request) (*txn, error) {
 	if err := s.plan(t, batch); err != nil {
 		return nil, err
 	}
-	rec := s.buildRecord(t)
-	s.prepareMaintenance(t)
-	err := s.db.Update(func(tx *bbolt.Tx) error { return s.write(tx, t, batch, rec) })
-	// bbolt holds on to Put values until the transaction ends; now the
-	// buffer can be reused.
-	if cap(rec) <= maxRecBufCap {
-		s.recBuf = rec[:0]
-	} else {
-		s.recBuf = nil
+	frame, payload := s.buildFrame(t)
+	defer func() {
+		if cap(frame) <= maxRecBufCap {
+			s.recBuf = frame[:0]
+		}
+	}()
+	if payload > maxFramePayload {
+		return nil, &applyError{fmt.Errorf("commit of %d bytes exceeds the %d-byte limit", payload, maxFramePayload)}
 	}
-	if err != nil {
+	if payload == 1 { // nothing but the kind byte: nothing to make durable
+		return t, nil
+	}
+	if err := s.writeFrame(t, frame, payload); err != nil {
 		return nil, err
 	}
 	s.commits.Add(1)
@@ -112,14 +107,19 @@ func (s *Store) plan(t *txn, batch []*request) error {
 			}
 		case opDeleteRange:
 			if r.min <= r.max {
-				p.del(r.min, r.max, t.seq)
+				p.del(r.min, r.max)
 			}
 		case opDeleteGroup:
-			p.del(0, math.MaxUint64, t.seq)
+			p.del(0, math.MaxUint64)
+			t.stable = append(t.stable, stableOp{g: r.g, clear: true})
 		case opSet:
 			if len(r.key) == 0 {
 				return &applyError{fmt.Errorf("group %d: set: empty key", r.g.id)}
 			}
+			if len(r.key) > maxKeyLen {
+				return &applyError{fmt.Errorf("group %d: set: key of %d bytes exceeds %d", r.g.id, len(r.key), maxKeyLen)}
+			}
+			t.stable = append(t.stable, stableOp{g: r.g, key: r.key, val: r.val})
 		default:
 			return &applyError{fmt.Errorf("group %d: unknown op %d", r.g.id, r.op)}
 		}
@@ -146,193 +146,265 @@ func lastPerIndex(items []item) []item {
 	return out
 }
 
-// buildRecord encodes the transaction's journal record into s.recBuf and
-// sets every item's offset. It returns an empty slice if nothing survives.
-func (s *Store) buildRecord(t *txn) []byte {
-	size := 1 + crcLen
+// buildFrame encodes t's commit payload into s.recBuf, leaving room for the
+// frame header and padding the end, and sets every item's offset. It
+// returns the frame and its payload length.
+func (s *Store) buildFrame(t *txn) ([]byte, int) {
+	const v = binary.MaxVarintLen64
+	size := frameHeaderLen + 1 + frameAlign
+	for _, op := range t.stable {
+		size += 1 + 3*v + len(op.key) + len(op.val)
+	}
 	for _, p := range t.plans {
-		size += 2 * binary.MaxVarintLen64
+		size += 1 + 3*v + 2*v*len(p.dels)
 		for _, it := range p.items {
-			size += binary.MaxVarintLen64 + len(it.enc)
+			size += v + len(it.enc)
 		}
 	}
-	rec := slices.Grow(s.recBuf[:0], size)
-	rec = append(rec, recordVersion)
-	for _, p := range t.plans {
-		if len(p.items) == 0 {
+	b := slices.Grow(s.recBuf[:0], size)[:frameHeaderLen]
+	s.recBuf = nil
+	b = append(b, kindCommit)
+	for _, op := range t.stable {
+		if op.clear {
+			b = append(b, opTagClear)
+			b = binary.AppendUvarint(b, uint64(op.g.id))
 			continue
 		}
-		rec = appendSectionHeader(rec, p.g.id, len(p.items))
+		b = append(b, opTagSet)
+		b = binary.AppendUvarint(b, uint64(op.g.id))
+		b = appendBytes(b, op.key)
+		b = appendBytes(b, op.val)
+	}
+	for _, p := range t.plans {
+		if len(p.dels) == 0 && len(p.items) == 0 {
+			continue
+		}
+		b = append(b, opTagLog)
+		b = binary.AppendUvarint(b, uint64(p.g.id))
+		b = binary.AppendUvarint(b, uint64(len(p.dels)))
+		for _, d := range p.dels {
+			b = binary.AppendUvarint(b, d[0])
+			b = binary.AppendUvarint(b, d[1])
+		}
+		b = binary.AppendUvarint(b, uint64(len(p.items)))
 		for k := range p.items {
 			it := &p.items[k]
-			rec = binary.AppendUvarint(rec, uint64(len(it.enc)))
-			it.off = uint32(len(rec)) // a record over bbolt's 2 GiB limit fails at Put
-			rec = append(rec, it.enc...)
+			b = binary.AppendUvarint(b, uint64(len(it.enc)))
+			it.off = uint32(len(b)) // a frame over maxFramePayload is rejected before use
+			b = append(b, it.enc...)
 		}
 		t.entries += len(p.items)
 	}
-	if t.entries == 0 {
-		return rec[:0]
-	}
-	return sealRecord(rec)
+	payload := len(b) - frameHeaderLen
+	return b[:frameLen(payload)], payload
 }
 
-// prepareMaintenance adds pending garbage collection (oldest records first)
-// and pending bounds rewrites to t, plus the bounds its own deletes change.
-func (s *Store) prepareMaintenance(t *txn) {
-	if len(s.garbage) > 0 {
-		slices.Sort(s.garbage)
-		t.gc = min(len(s.garbage), maxGCPerTxn)
-	}
-	for _, p := range t.plans {
-		if p.cutsChanged {
-			t.bounds = append(t.bounds, boundsWrite{p.g, p.cuts})
+// writeFrame writes a built frame at the end of the active segment
+// (starting a new segment first if it does not fit) and makes it durable.
+func (s *Store) writeFrame(t *txn, frame []byte, payload int) error {
+	need := int64(len(frame))
+	if s.active.end+need > s.active.size {
+		if err := s.rotate(need); err != nil {
+			return err
 		}
 	}
-	for g := range s.dirty {
-		if g.plan == nil || !g.plan.cutsChanged {
-			t.bounds = append(t.bounds, boundsWrite{g, g.cuts})
-		}
+	seg := s.active
+	t.seq = s.nextSeq
+	sealFrame(frame, payload, t.seq, s.storeID)
+	if err := s.writeAt(seg, frame, seg.end, false); err != nil {
+		return err
 	}
+	t.seg, t.off = seg, seg.end
+	seg.end += need
+	seg.lastSeq = t.seq
+	s.nextSeq++
+	return nil
 }
 
-// write performs t inside bbolt transaction tx.
-func (s *Store) write(tx *bbolt.Tx, t *txn, batch []*request, rec []byte) error {
-	jb, bb, sb := tx.Bucket(journalBucket), tx.Bucket(boundsBucket), tx.Bucket(stableBucket)
-	if jb == nil || bb == nil || sb == nil {
-		return fmt.Errorf("missing bucket (journal %t, bounds %t, stable %t)", jb != nil, bb != nil, sb != nil)
+// writeAt writes b at off in seg and, unless NoSync (and not force), makes
+// it durable. Any failure is sticky: after a failed write or fdatasync the
+// state of the file is unknown (and Linux may have dropped the dirty
+// pages), so the store refuses further writes; reopening recovers.
+func (s *Store) writeAt(seg *segment, b []byte, off int64, force bool) error {
+	if _, err := seg.f.WriteAt(b, off); err != nil {
+		s.failed = fmt.Errorf("write segment %d at %d: %w", seg.no, off, err)
+		return s.failed
 	}
-	jb.FillPercent = 1.0 // keys only ever grow: pack leaves full
-	for _, seq := range s.garbage[:t.gc] {
-		if err := jb.Delete(seqKey(seq)); err != nil {
-			return fmt.Errorf("delete journal record %d: %w", seq, err)
+	s.writes.Add(1)
+	if s.noSync && !force {
+		return nil
+	}
+	if err := fdatasync(seg.f); err != nil {
+		s.failed = fmt.Errorf("fdatasync segment %d: %w", seg.no, err)
+		return s.failed
+	}
+	s.fsyncs.Add(1)
+	return nil
+}
+
+// rotate starts a new active segment with room for need more bytes. Its
+// first frame is a checkpoint of the current state, written and synced on
+// its own (even with NoSync) before anything else goes into the segment,
+// so that older segments are never needed for stable values or for what
+// was deleted, and a torn write can only ever affect the last frame.
+func (s *Store) rotate(need int64) error {
+	var prev uint32
+	if s.active != nil {
+		prev = s.active.no
+	}
+	ckpt, payload := s.buildCheckpoint(prev)
+	seg, err := s.newSegment(s.nextSegNo, int64(len(ckpt))+need)
+	if err != nil {
+		return err
+	}
+	s.nextSegNo++
+	old := s.active // nil when Open starts the first segment
+	if s.noSync && old != nil {
+		// Sync only ever syncs the active segment.
+		if err := fdatasync(old.f); err != nil {
+			s.failed = fmt.Errorf("fdatasync segment %d: %w", old.no, err)
+			_ = seg.f.Close()
+			return s.failed
 		}
 	}
-	for _, r := range batch {
-		switch r.op {
-		case opSet:
-			if err := sb.Put(stableKey(r.g.id, r.key), r.val); err != nil {
-				return &applyError{fmt.Errorf("group %d: set %q: %w", r.g.id, r.key, err)}
-			}
-		case opDeleteGroup:
-			if err := deletePrefix(sb, groupKey(nil, r.g.id)); err != nil {
-				return &applyError{fmt.Errorf("group %d: delete stable keys: %w", r.g.id, err)}
-			}
-		}
+	sealFrame(ckpt, payload, s.nextSeq, s.storeID)
+	if err := s.writeAt(seg, ckpt, 0, true); err != nil {
+		_ = seg.f.Close()
+		return err
 	}
-	if t.entries > 0 {
-		if err := jb.Put(seqKey(t.seq), rec); err != nil {
-			return &applyError{fmt.Errorf("put journal record %d (%d bytes, %d entries): %w", t.seq, len(rec), t.entries, err)}
-		}
-	}
-	for _, w := range t.bounds {
-		k := groupKey(nil, w.g.id)
-		var err error
-		if len(w.cuts) == 0 {
-			err = bb.Delete(k)
-		} else {
-			err = bb.Put(k, encodeCuts(w.cuts))
-		}
-		if err != nil {
-			return fmt.Errorf("group %d: write bounds: %w", w.g.id, err)
-		}
+	seg.lastSeq = s.nextSeq
+	s.nextSeq++
+	seg.end = int64(len(ckpt))
+	s.segMu.Lock()
+	s.segs[seg.no] = seg
+	s.active = seg
+	s.segMu.Unlock()
+	if old != nil && old.live == 0 {
+		s.dead = append(s.dead, old)
 	}
 	return nil
 }
 
-func deletePrefix(b *bbolt.Bucket, prefix []byte) error {
-	c := b.Cursor()
-	// Re-seek after every delete: never rely on cursor position after Delete.
-	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Seek(prefix) {
-		if err := c.Delete(); err != nil {
-			return fmt.Errorf("delete %q: %w", k, err)
+// buildCheckpoint encodes the state of every group (live index runs and
+// stable values) as a frame, header left to be sealed.
+func (s *Store) buildCheckpoint(prevSeg uint32) ([]byte, int) {
+	s.gmu.Lock()
+	groups := make([]*GroupStore, 0, len(s.groups))
+	for _, g := range s.groups {
+		groups = append(groups, g)
+	}
+	s.gmu.Unlock()
+	slices.SortFunc(groups, func(a, b *GroupStore) int { return cmp.Compare(a.id, b.id) })
+	states := make([]groupState, 0, len(groups))
+	for _, g := range groups {
+		st := groupState{id: g.id, stable: g.stable}
+		for _, r := range g.idx.runs {
+			st.runs = append(st.runs, [2]uint64{r.base, r.last()})
+		}
+		if len(st.runs) > 0 || len(st.stable) > 0 {
+			states = append(states, st)
 		}
 	}
-	return nil
+	b := appendCheckpoint(make([]byte, frameHeaderLen, 256), prevSeg, states)
+	payload := len(b) - frameHeaderLen
+	b = slices.Grow(b, frameAlign)
+	return b[:frameLen(payload)], payload
 }
 
-// publish applies a committed transaction to the in-memory state: garbage
-// collection bookkeeping, the new record, every touched group's index and
-// bounds, and the cuts to compact in the next transaction.
+// publish applies a durable commit to the in-memory state: stable values,
+// every touched group's index and bounds, and segment usage.
 func (s *Store) publish(t *txn) {
-	var recut []*GroupStore // groups whose cuts may now be compacted or dropped
-	for _, seq := range s.garbage[:t.gc] {
-		rm := s.recs[seq]
-		delete(s.recs, seq)
-		if rm == nil {
-			continue
-		}
-		for _, g := range rm.groups {
-			if g.nrecs--; g.nrecs == 0 && len(g.cuts) > 0 {
-				recut = append(recut, g)
+	for _, op := range t.stable {
+		g := op.g
+		g.smu.Lock()
+		if op.clear {
+			g.stable = nil
+		} else {
+			if g.stable == nil {
+				g.stable = make(map[string][]byte)
 			}
+			g.stable[string(op.key)] = append([]byte{}, op.val...)
 		}
-	}
-	s.garbage = append(s.garbage[:0], s.garbage[t.gc:]...)
-	for _, w := range t.bounds {
-		delete(s.dirty, w.g)
-	}
-	if t.entries > 0 {
-		rm := &recMeta{live: t.entries}
-		for _, p := range t.plans {
-			if len(p.items) > 0 {
-				rm.groups = append(rm.groups, p.g)
-				p.g.nrecs++
-			}
-		}
-		s.recs[t.seq] = rm
-		s.nextSeq = t.seq + 1
+		g.smu.Unlock()
 	}
 	for _, p := range t.plans {
 		g := p.g
-		if len(p.dels) > 0 || len(p.items) > 0 {
-			// Deletes first, then the surviving appends: an appended entry
-			// survives only if no later delete of the batch covered it, so
-			// this order gives the same result as the batch order.
-			g.imu.Lock()
-			for _, d := range p.dels {
-				g.idx.deleteRange(d[0], d[1], s.release)
-			}
-			for _, it := range p.items {
-				if old, ok := g.idx.set(it.index, loc{seq: t.seq, off: it.off, n: uint32(len(it.enc))}); ok {
-					s.release(old)
-				}
-			}
-			first, last := g.idx.bounds()
-			g.imu.Unlock()
-			g.publish(first, last)
+		if len(p.dels) == 0 && len(p.items) == 0 {
+			continue
 		}
-		if p.cutsChanged {
-			g.cuts = p.cuts
-			recut = append(recut, g)
+		// Deletes first, then the surviving appends: an appended entry
+		// survives only if no later delete of the batch covered it, so
+		// this order gives the same result as the batch order.
+		g.imu.Lock()
+		for _, d := range p.dels {
+			g.idx.deleteRange(d[0], d[1], s.release)
 		}
+		for _, it := range p.items {
+			s.use(t.seg, g, it.index, loc{seg: t.seg.no, off: uint32(t.off) + it.off, n: uint32(len(it.enc))})
+		}
+		first, last := g.idx.bounds()
+		g.imu.Unlock()
+		g.publish(first, last)
 	}
-	s.recanonicalize(recut)
 }
 
-// release drops one reference to a record; unreferenced records become
-// garbage, deleted by the next transaction.
+// use maps index to l (in seg) in g's index, releasing what it replaces.
+// The caller holds g.imu (or is Open).
+func (s *Store) use(seg *segment, g *GroupStore, index uint64, l loc) {
+	seg.live++
+	seg.liveBytes += int64(l.n)
+	if old, ok := g.idx.set(index, l); ok {
+		s.release(old)
+	}
+}
+
+// release drops one reference to a segment; an inactive segment left with
+// none is reclaimed after the current commit is answered.
 func (s *Store) release(l loc) {
-	rm := s.recs[l.seq]
-	if rm == nil {
-		return // cannot happen: the index only points at existing records
+	seg := s.segs[l.seg]
+	if seg == nil {
+		return // cannot happen: the index only points at existing segments
 	}
-	if rm.live--; rm.live == 0 {
-		s.garbage = append(s.garbage, l.seq)
+	seg.live--
+	seg.liveBytes -= int64(l.n)
+	if seg.live == 0 && seg != s.active {
+		s.dead = append(s.dead, seg)
 	}
 }
 
-// recanonicalize merges each group's cuts to the canonical form and marks
-// the groups whose durable bounds must be rewritten.
-func (s *Store) recanonicalize(groups []*GroupStore) {
-	for _, g := range groups {
-		c := canonicalCuts(g.cuts, &g.idx)
-		if g.nrecs == 0 {
-			c = nil
-		}
-		if !slices.Equal(c, g.cuts) {
-			g.cuts = c
-			s.dirty[g] = true
-		}
+// maintain runs after each commit has been answered: it reclaims dead
+// segments, moves live entries out of a mostly dead segment if there are
+// too many, and asks for the next spare when the active segment is half
+// full.
+func (s *Store) maintain() {
+	s.reclaim()
+	if s.failed != nil {
+		return
+	}
+	if seg := s.relocationCandidate(); seg != nil {
+		s.relocate(seg)
+		s.reclaim()
+	}
+	if a := s.active; a.end*2 > a.size && s.halfKicked != a.no {
+		s.halfKicked = a.no
+		s.kickPreparer()
+	}
+}
+
+// reclaim removes dead segments from the store and disposes of their files.
+func (s *Store) reclaim() {
+	if len(s.dead) == 0 {
+		return
+	}
+	dead := s.dead
+	s.dead = nil
+	s.segMu.Lock()
+	for _, seg := range dead {
+		delete(s.segs, seg.no)
+	}
+	s.segMu.Unlock()
+	for _, seg := range dead {
+		_ = seg.f.Close()
+		s.dispose(seg)
 	}
 }

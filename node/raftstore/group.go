@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
-	"go.etcd.io/bbolt"
 )
 
 // ErrKeyNotFound is returned, unwrapped, by Get and GetUint64 for a missing
@@ -29,16 +28,19 @@ type GroupStore struct {
 	// each durable commit that touched the group.
 	first, last atomic.Uint64
 
-	// imu guards idx, which maps live log indexes to journal locations.
+	// imu guards idx, which maps live log indexes to segment locations.
 	// Only the committer writes idx, after the commit that made the change
 	// durable.
 	imu sync.RWMutex
 	idx logIndex
 
-	// Owned by the committer goroutine.
-	cuts  []cut      // durable deletions (see cut); persisted unless s.dirty[g]
-	nrecs int        // journal records holding a section of this group
-	plan  *groupPlan // the transaction being applied, if it touches the group
+	// smu guards stable, the group's stable-store values (all of them are
+	// kept in memory; raft has three per group). Only the committer writes
+	// it, after the commit that made the change durable.
+	smu    sync.RWMutex
+	stable map[string][]byte
+
+	plan *groupPlan // owned by the committer: the commit being built, if it touches the group
 }
 
 var (
@@ -63,8 +65,8 @@ func (g *GroupStore) FirstIndex() (uint64, error) { return g.first.Load(), nil }
 func (g *GroupStore) LastIndex() (uint64, error) { return g.last.Load(), nil }
 
 // GetLog reads the entry at index into log; raft.ErrLogNotFound if absent.
-// It reads one journal record in a bbolt read transaction and decodes the
-// entry's bytes, checking the entry's checksum.
+// It reads the entry's bytes from its segment file (ReadAt; never waits for
+// the committer) and decodes them, checking the entry's checksum.
 func (g *GroupStore) GetLog(index uint64, log *raft.Log) error {
 	l, ok := g.lookup(index)
 	for {
@@ -77,14 +79,15 @@ func (g *GroupStore) GetLog(index uint64, log *raft.Log) error {
 			return nil
 		}
 		if errors.Is(err, errRecordGone) {
-			// The entry was deleted or overwritten, and its record garbage
-			// collected, between the index lookup and the read: look again.
+			// The entry was deleted or overwritten (or relocated), and its
+			// segment reclaimed, between the index lookup and the read:
+			// look again.
 			now, found := g.lookup(index)
 			if !found || now != l {
 				l, ok = now, found
 				continue
 			}
-			err = fmt.Errorf("%w: record %d is missing", errCorruptJournal, l.seq)
+			err = fmt.Errorf("%w: segment %d is missing", errCorruptJournal, l.seg)
 		}
 		return fmt.Errorf("raftstore: group %d: get log %d: %w", g.id, index, err)
 	}
@@ -96,33 +99,55 @@ func (g *GroupStore) lookup(index uint64) (loc, bool) {
 	return g.idx.get(index)
 }
 
-// readEntry decodes the entry for index at l.
+// readBufs recycles GetLog's read buffers (decodeLog copies what it keeps).
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// readEntry reads and decodes the entry for index at l.
 func (g *GroupStore) readEntry(index uint64, l loc, log *raft.Log) error {
-	return g.s.db.View(func(tx *bbolt.Tx) error {
-		jb := tx.Bucket(journalBucket)
-		if jb == nil {
-			return errors.New("missing journal bucket")
+	bp := readBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			readBufs.Put(bp)
 		}
-		rec := jb.Get(seqKey(l.seq))
-		if rec == nil {
-			return errRecordGone
-		}
-		if uint64(l.off)+uint64(l.n) > uint64(len(rec)) {
-			return fmt.Errorf("%w: entry at %d+%d overruns record %d of %d bytes", errCorruptJournal, l.off, l.n, l.seq, len(rec))
-		}
-		if err := decodeLog(rec[l.off:l.off+l.n], log); err != nil {
-			return fmt.Errorf("record %d: %w", l.seq, err)
-		}
-		if log.Index != index {
-			return fmt.Errorf("%w: record %d holds entry %d where %d was expected", errCorrupt, l.seq, log.Index, index)
-		}
-		return nil
-	})
+	}()
+	if cap(*bp) < int(l.n) {
+		*bp = make([]byte, l.n)
+	}
+	b := (*bp)[:l.n]
+	if err := g.s.readAt(l, b); err != nil {
+		return err
+	}
+	if err := decodeLog(b, log); err != nil {
+		return fmt.Errorf("segment %d at %d: %w", l.seg, l.off, err)
+	}
+	if log.Index != index {
+		return fmt.Errorf("%w: segment %d at %d holds entry %d where %d was expected", errCorrupt, l.seg, l.off, log.Index, index)
+	}
+	return nil
 }
 
-// errRecordGone reports a journal record that was not found (GetLog
-// retries once it knows whether that is a race or corruption).
-var errRecordGone = errors.New("journal record not found")
+// readAt reads the bytes at l into b (len(b) == l.n). It holds segMu
+// shared, so the segment file cannot be closed under it; the page cache
+// normally serves the read.
+func (s *Store) readAt(l loc, b []byte) error {
+	s.segMu.RLock()
+	defer s.segMu.RUnlock()
+	if s.filesClosed {
+		return ErrClosed
+	}
+	seg := s.segs[l.seg]
+	if seg == nil {
+		return errRecordGone
+	}
+	if _, err := seg.f.ReadAt(b, int64(l.off)); err != nil {
+		return fmt.Errorf("read segment %d at %d: %w", l.seg, l.off, err)
+	}
+	return nil
+}
+
+// errRecordGone reports a segment that was not found (GetLog retries once
+// it knows whether that is a race with reclamation or corruption).
+var errRecordGone = errors.New("segment not found")
 
 // StoreLog durably stores one entry.
 func (g *GroupStore) StoreLog(log *raft.Log) error {
@@ -180,25 +205,19 @@ func (g *GroupStore) Set(key, val []byte) error {
 	return nil
 }
 
-// Get returns a stable key's value, or nil and ErrKeyNotFound.
+// Get returns a stable key's value, or nil and ErrKeyNotFound. Values are
+// served from memory.
 func (g *GroupStore) Get(key []byte) ([]byte, error) {
-	var out []byte
-	err := g.s.db.View(func(tx *bbolt.Tx) error {
-		sb := tx.Bucket(stableBucket)
-		if sb == nil {
-			return errors.New("missing stable bucket")
-		}
-		v := sb.Get(stableKey(g.id, key))
-		if v == nil {
-			return ErrKeyNotFound
-		}
-		out = append(make([]byte, 0, len(v)), v...)
-		return nil
-	})
-	if err == nil || err == ErrKeyNotFound {
-		return out, err
+	if g.s.isClosed() {
+		return nil, fmt.Errorf("raftstore: group %d: get %q: %w", g.id, key, ErrClosed)
 	}
-	return nil, fmt.Errorf("raftstore: group %d: get %q: %w", g.id, key, err)
+	g.smu.RLock()
+	defer g.smu.RUnlock()
+	v, ok := g.stable[string(key)]
+	if !ok {
+		return nil, ErrKeyNotFound
+	}
+	return append([]byte{}, v...), nil
 }
 
 // SetUint64 durably stores a stable key holding a big-endian uint64.

@@ -6,12 +6,12 @@ import (
 	"sort"
 )
 
-// loc locates one encoded log entry: bytes [off, off+n) of the value of
-// journal record seq. Records are capped below 2 GiB by bbolt, so offsets
-// fit in 32 bits.
+// loc locates one encoded log entry: bytes [off, off+n) of segment file
+// seg. Frames are capped at 1 GiB and a segment is no larger than it has to
+// be to hold one frame (beyond the standard size), so offsets fit in 32
+// bits; 12 bytes per live entry.
 type loc struct {
-	seq    uint64
-	off, n uint32
+	seg, off, n uint32
 }
 
 // run is a dense stretch of consecutive log indexes: locs[k] is the
@@ -23,8 +23,8 @@ type run struct {
 
 func (r *run) last() uint64 { return r.base + uint64(len(r.locs)) - 1 }
 
-// logIndex maps a group's live log indexes to journal locations. A raft log
-// is one consecutive range, so this is normally a single dense run (16 bytes
+// logIndex maps a group's live log indexes to segment locations. A raft log
+// is one consecutive range, so this is normally a single dense run (12 bytes
 // per entry); gaps (a snapshot install storing past LastIndex+1, holes
 // punched by DeleteRange) start new runs. Runs are sorted and disjoint;
 // adjacent runs need not be merged.
@@ -116,4 +116,21 @@ func (x *logIndex) deleteRange(lo, hi uint64, dead func(loc)) {
 	if j > k {
 		x.runs = slices.Replace(x.runs, k, j, keep...)
 	}
+}
+
+// restrict removes every index outside runs ((base, last) pairs, sorted and
+// disjoint) and calls dead with the location of every live entry it
+// removes.
+func (x *logIndex) restrict(runs [][2]uint64, dead func(loc)) {
+	start := uint64(0)
+	for _, r := range runs {
+		if r[0] > start {
+			x.deleteRange(start, r[0]-1, dead)
+		}
+		if r[1] == math.MaxUint64 {
+			return
+		}
+		start = r[1] + 1
+	}
+	x.deleteRange(start, math.MaxUint64, dead)
 }

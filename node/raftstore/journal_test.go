@@ -1,22 +1,34 @@
 package raftstore
 
 import (
-	"encoding/binary"
-	"errors"
+	"fmt"
+	"maps"
 	"math"
+	"os"
 	"path/filepath"
-	"strings"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/raft"
-	"go.etcd.io/bbolt"
 )
 
-// commitTogether runs reqs in one group-commit transaction, as the
-// committer does when they are queued at the same moment. Only for tests
-// with no concurrent writers.
+// quiet waits until the committer has finished its housekeeping and waits
+// for requests, so that the test may read (or, like commitTogether, run)
+// committer-owned state. Only for tests with no concurrent writers.
+func quiet(s *Store) *Store {
+	for !s.idle.Load() || len(s.reqs) > 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	return s
+}
+
+// commitTogether runs reqs in one group commit, as the committer does when
+// they are queued at the same moment. Only for tests with no concurrent
+// writers.
 func commitTogether(t *testing.T, s *Store, reqs ...*request) {
 	t.Helper()
+	quiet(s)
 	for _, r := range reqs {
 		r.done = make(chan error, 1)
 	}
@@ -26,6 +38,7 @@ func commitTogether(t *testing.T, s *Store, reqs ...*request) {
 			t.Fatalf("commit: %v", err)
 		}
 	}
+	s.maintain()
 }
 
 func appendReq(g *GroupStore, logs ...*raft.Log) *request { return newAppendRequest(g, logs) }
@@ -56,37 +69,45 @@ func mustDelete(t *testing.T, g *GroupStore, lo, hi uint64) {
 	}
 }
 
-// journalSeqs returns the keys of every record in the journal.
-func journalSeqs(t *testing.T, s *Store) []uint64 {
+func mustSet(t *testing.T, g *GroupStore, key, val string) {
 	t.Helper()
-	var seqs []uint64
-	if err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(journalBucket).ForEach(func(k, _ []byte) error {
-			seqs = append(seqs, binary.BigEndian.Uint64(k))
-			return nil
-		})
-	}); err != nil {
+	if err := g.Set([]byte(key), []byte(val)); err != nil {
 		t.Fatal(err)
 	}
-	return seqs
 }
 
-// storedCuts returns the persisted cuts of group id (nil if none).
-func storedCuts(t *testing.T, s *Store, id uint32) []cut {
+func wantStable(t *testing.T, g *GroupStore, key, val string) {
 	t.Helper()
-	var cuts []cut
-	if err := s.db.View(func(tx *bbolt.Tx) error {
-		v := tx.Bucket(boundsBucket).Get(groupKey(nil, id))
-		if v == nil {
-			return nil
+	v, err := g.Get([]byte(key))
+	if val == "" {
+		if err != ErrKeyNotFound {
+			t.Fatalf("group %d Get(%q) = %q, %v; want ErrKeyNotFound", g.id, key, v, err)
 		}
-		var err error
-		cuts, err = decodeCuts(v)
-		return err
-	}); err != nil {
+		return
+	}
+	if err != nil || string(v) != val {
+		t.Fatalf("group %d Get(%q) = %q, %v; want %q", g.id, key, v, err, val)
+	}
+}
+
+// openSized opens the store at path with small segments, so tests rotate.
+func openSized(t *testing.T, path string, segSize int64) *Store {
+	t.Helper()
+	s, err := Open(Config{Path: path, Logger: quietLogger(), segmentSize: segSize})
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return s
+}
+
+// segNums lists the segment files on disk.
+func segNums(t *testing.T, path string) []uint32 {
+	t.Helper()
+	nums, err := listSegments(path)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return cuts
+	return nums
 }
 
 // checkSuffix checks the state TestSuffixTruncateAndRewrite builds.
@@ -120,7 +141,7 @@ func TestSuffixTruncateAndRewrite(t *testing.T) {
 	wantLog(t, g, entry(8, 2))
 	wantLog(t, g, entry(9, 2))
 	wantMissing(t, g, 10)
-	// Within one transaction: append, truncate, append again.
+	// Within one commit: append, truncate, append again.
 	commitTogether(t, s, appendReq(g, entry(10, 3)), deleteReq(g, 9, 10), appendReq(g, entry(9, 3), entry(10, 3)))
 	wantLog(t, g, entry(9, 3))
 	wantLog(t, g, entry(10, 3))
@@ -129,246 +150,299 @@ func TestSuffixTruncateAndRewrite(t *testing.T) {
 	mustStore(t, g, entry(7, 4))
 	mustDelete(t, g, 2, 2)
 	checkSuffix(t, g)
-	for round := 0; round < 2; round++ { // the second reopen reads compacted bounds
+	for round := 0; round < 2; round++ {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 		s = openStore(t, path)
 		checkSuffix(t, s.Group(1))
 	}
-	if n := len(storedCuts(t, s, 1)); n > 3 { // one per gap: [0,0], [2,2], [5,6], [8,max]
-		t.Fatalf("%d cuts persisted", n)
-	}
-	_ = s.Close()
-}
-
-func TestPrefixTruncationCollectsRecords(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "raft.db")
-	s := openStore(t, path)
-	gs := []*GroupStore{s.Group(1), s.Group(2), s.Group(3)}
-	// 20 records, each holding one entry of every group.
-	for i := uint64(1); i <= 20; i++ {
-		commitTogether(t, s, appendReq(gs[0], entry(i, 1)), appendReq(gs[1], entry(i, 2)), appendReq(gs[2], entry(i, 3)))
-	}
-	if n := len(journalSeqs(t, s)); n != 20 {
-		t.Fatalf("%d journal records, want 20", n)
-	}
-	poke := func() { // one more transaction: garbage is deleted by the next one
-		t.Helper()
-		if err := s.Group(99).SetUint64([]byte("poke"), 1); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Two groups truncating is not enough: group 3 still uses every record.
-	mustDelete(t, gs[0], 1, 10)
-	mustDelete(t, gs[1], 1, 10)
-	poke()
-	if n := len(journalSeqs(t, s)); n != 20 {
-		t.Fatalf("%d journal records after two of three groups truncated, want 20", n)
-	}
-	mustDelete(t, gs[2], 1, 5)
-	poke()
-	seqs := journalSeqs(t, s)
-	if len(seqs) != 15 || seqs[0] != 6 {
-		t.Fatalf("journal after everyone truncated 1..5 = %v, want records 6..20", seqs)
-	}
-	// Prefix truncations in steps keep one cut per group.
-	mustDelete(t, gs[2], 6, 10)
-	poke()
-	if seqs := journalSeqs(t, s); len(seqs) != 10 || seqs[0] != 11 {
-		t.Fatalf("journal = %v, want records 11..20", seqs)
-	}
-	for id := uint32(1); id <= 3; id++ {
-		if c := storedCuts(t, s, id); len(c) != 1 || c[0].min != 0 || c[0].max != 10 {
-			t.Fatalf("group %d cuts = %v, want one cut 0..10", id, c)
-		}
-		wantBounds(t, s.Group(id), 11, 20)
-	}
+	// The same state must also survive being carried by a checkpoint:
+	// rotate segments until the ones holding the deletes are reclaimed.
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, path)
-	for id := uint32(1); id <= 3; id++ {
-		g := s.Group(id)
-		wantBounds(t, g, 11, 20)
-		wantMissing(t, g, 10)
-		wantLog(t, g, entry(11, uint64(id)))
-		wantLog(t, g, entry(20, uint64(id)))
+	s = openSized(t, path, 4096)
+	other := s.Group(2)
+	for i := uint64(1); i <= 200; i++ {
+		mustStore(t, other, entry(i, 1))
+		mustDelete(t, other, 0, i-1)
 	}
-	// Everything truncated: the journal and the bounds empty out (the last
-	// garbage is collected by Close).
-	for id := uint32(1); id <= 3; id++ {
-		mustDelete(t, s.Group(id), 0, math.MaxUint64)
+	checkSuffix(t, s.Group(1))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
+	s = openSized(t, path, 4096)
+	defer s.Close()
+	checkSuffix(t, s.Group(1))
+	wantBounds(t, s.Group(2), 200, 200)
+}
+
+// TestRotationAndReclamation writes far more than a segment through three
+// groups that truncate their log prefix as raft does after snapshots: the
+// log rotates, old segments are reclaimed, every live entry stays readable,
+// and stable values survive, also across reopening.
+func TestRotationAndReclamation(t *testing.T) {
+	const (
+		segSize = 16 << 10
+		keep    = 40 // live entries per group (trailing logs)
+		total   = 1500
+	)
+	path := filepath.Join(t.TempDir(), "raft.db")
+	s := openSized(t, path, segSize)
+	gs := []*GroupStore{s.Group(0), s.Group(1), s.Group(2)}
+	mustSet(t, gs[0], "LastVoteCand", "early") // only in the first segment's frames
+	mustSet(t, gs[1], "gone", "x")
+	if err := s.DeleteGroup(1); err != nil { // the clear must outlive the segment holding the Set
+		t.Fatal(err)
+	}
+	for i := uint64(1); i <= total; i++ {
+		var reqs []*request
+		for k, g := range gs {
+			if k == 0 && i%10 != 0 { // group 0 writes rarely
+				continue
+			}
+			reqs = append(reqs, appendReq(g, entry(i, uint64(k+1))))
+			if i > keep {
+				reqs = append(reqs, deleteReq(g, 0, i-keep))
+			}
+		}
+		if i%100 == 0 {
+			reqs = append(reqs, &request{g: gs[2], op: opSet, key: []byte("CurrentTerm"), val: []byte(fmt.Sprint(i))})
+		}
+		commitTogether(t, s, reqs...)
+		if n := len(quiet(s).segs); n > relocateMinSegments+3 {
+			t.Fatalf("after %d commits: %d segments (on disk %v)", i, n, segNums(t, path))
+		}
+	}
+	if segs := segNums(t, path); slices.Contains(segs, 1) || segs[len(segs)-1] < 5 {
+		t.Fatalf("segments on disk = %v: want rotations, the first segment reclaimed", segs)
+	}
+	verify := func(s *Store) {
+		t.Helper()
+		g0, g1, g2 := s.Group(0), s.Group(1), s.Group(2)
+		wantBounds(t, g0, total-keep+10, total)
+		for i := uint64(total - keep + 10); i <= total; i += 10 {
+			wantLog(t, g0, entry(i, 1))
+		}
+		wantMissing(t, g0, total-keep)
+		for k, g := range []*GroupStore{g1, g2} {
+			wantBounds(t, g, total-keep+1, total)
+			for i := uint64(total - keep + 1); i <= total; i++ {
+				wantLog(t, g, entry(i, uint64(k+2)))
+			}
+		}
+		wantStable(t, g0, "LastVoteCand", "early")
+		wantStable(t, g1, "gone", "")
+		wantStable(t, g2, "CurrentTerm", fmt.Sprint(total))
+	}
+	verify(s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openSized(t, path, segSize)
+	verify(s)
+	checkSegmentsLive(t, s)
+	// Reopen with another segment size: the layout does not depend on it.
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
 	s = openStore(t, path)
 	defer s.Close()
-	if seqs := journalSeqs(t, s); len(seqs) != 0 {
-		t.Fatalf("journal after full truncation = %v", seqs)
-	}
-	for id := uint32(1); id <= 3; id++ {
-		if c := storedCuts(t, s, id); c != nil {
-			t.Fatalf("group %d keeps cuts %v with no records left", id, c)
-		}
-		wantBounds(t, s.Group(id), 0, 0)
-	}
-	// New records must get sequence numbers that old cuts cannot kill.
-	mustStore(t, s.Group(1), entry(1, 9))
-	wantLog(t, s.Group(1), entry(1, 9))
+	verify(s)
 }
 
-func TestDeleteGroupCollectsJournal(t *testing.T) {
+// checkSegmentsLive checks, on an idle store, that the per-segment live
+// counts match the indexes and that no inactive segment is dead.
+func checkSegmentsLive(t *testing.T, s *Store) {
+	t.Helper()
+	quiet(s)
+	live := map[uint32]int{}
+	for _, g := range s.groups {
+		for _, r := range g.idx.runs {
+			for _, l := range r.locs {
+				live[l.seg]++
+				if s.segs[l.seg] == nil {
+					t.Fatalf("group %d points into missing segment %d", g.id, l.seg)
+				}
+			}
+		}
+	}
+	for no, seg := range s.segs {
+		if seg.live != live[no] {
+			t.Fatalf("segment %d: live count %d, indexes use it %d times", no, seg.live, live[no])
+		}
+		if seg != s.active && seg.live == 0 {
+			t.Fatalf("segment %d is dead but was not reclaimed", no)
+		}
+	}
+	if got, want := segNums(t, s.path), slices.Sorted(maps.Keys(s.segs)); !slices.Equal(got, want) {
+		t.Fatalf("segment files %v, store uses %v", got, want)
+	}
+}
+
+// TestRelocation: one group keeps a few old entries while another writes a
+// lot; without compaction the old entries would pin every segment.
+func TestRelocation(t *testing.T) {
+	const segSize = 8 << 10
 	path := filepath.Join(t.TempDir(), "raft.db")
-	s := openStore(t, path)
-	a, b := s.Group(1), s.Group(2)
-	mustStore(t, a, entries(1, 5, 1)...)                                       // record 1: group 1 only
-	commitTogether(t, s, appendReq(a, entry(6, 1)), appendReq(b, entry(1, 1))) // record 2: shared
-	if err := a.Set([]byte("k"), []byte("v")); err != nil {
+	s := openSized(t, path, segSize)
+	rare, busy := s.Group(0), s.Group(1)
+	for i := uint64(1); i <= 2000; i++ {
+		if i%50 == 0 { // one quiet entry in almost every segment, never truncated
+			mustStore(t, rare, entry(i/50, 7))
+		}
+		mustStore(t, busy, entry(i, 1))
+		if i > 10 {
+			mustDelete(t, busy, 0, i-10)
+		}
+		if n := len(quiet(s).segs); n > relocateMinSegments+3 {
+			t.Fatalf("after %d writes: %d segments", i, n)
+		}
+	}
+	verify := func(s *Store) {
+		t.Helper()
+		wantBounds(t, s.Group(0), 1, 40)
+		for i := uint64(1); i <= 40; i++ {
+			wantLog(t, s.Group(0), entry(i, 7))
+		}
+		wantBounds(t, s.Group(1), 1991, 2000)
+	}
+	verify(s)
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	s = openSized(t, path, segSize)
+	defer s.Close()
+	verify(s)
+	checkSegmentsLive(t, s)
+}
+
+// TestSpareSegments: dead segments of the standard size are recycled as the
+// spare, whose stale frames must not confuse recovery once it is reused;
+// the preparer makes a zero-filled spare when none is left.
+func TestSpareSegments(t *testing.T) {
+	const segSize = 8 << 10
+	path := filepath.Join(t.TempDir(), "raft.db")
+	s := openSized(t, path, segSize)
+	g := s.Group(1)
+	for i := uint64(1); i <= 600; i++ {
+		mustStore(t, g, entry(i, 1))
+		mustDelete(t, g, 0, i-1)
+		if i%150 == 0 { // stale frames meet recovery
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			s = openSized(t, path, segSize)
+			g = s.Group(1)
+			wantBounds(t, g, i, i)
+			wantLog(t, g, entry(i, 1))
+		}
+	}
+	if _, err := os.Stat(s.sparePath()); err != nil {
+		t.Fatalf("no spare segment after reclaiming segments: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Without a spare, the preparer zero-fills one once the active
+	// segment is half full.
+	if err := os.Remove(path + ".spare"); err != nil {
+		t.Fatal(err)
+	}
+	s = openSized(t, path, segSize)
+	defer s.Close()
+	g = s.Group(1)
+	i := uint64(601)
+	waitFor(t, "a zero-filled spare", func() bool {
+		if st, err := os.Stat(s.sparePath()); err == nil && st.Size() == segSize {
+			return true
+		}
+		mustStore(t, g, entry(i, 1))
+		i++
+		return false
+	})
+	b, err := os.ReadFile(s.sparePath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isZero(b) {
+		t.Fatal("prepared spare is not zero-filled")
+	}
+}
+
+func TestDeleteGroupReclaims(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "raft.db")
+	s := openSized(t, path, 4096)
+	a, b := s.Group(1), s.Group(2)
+	mustStore(t, a, entries(1, 5, 1)...)
+	commitTogether(t, s, appendReq(a, entry(6, 1)), appendReq(b, entry(1, 1)))
+	mustSet(t, a, "k", "v")
 	if err := s.DeleteGroup(1); err != nil {
 		t.Fatal(err)
 	}
 	wantBounds(t, a, 0, 0)
 	wantMissing(t, a, 6)
-	if _, err := a.Get([]byte("k")); err != ErrKeyNotFound {
-		t.Fatalf("stable key survived DeleteGroup: %v", err)
+	wantStable(t, a, "k", "")
+	mustDelete(t, b, 1, 1)
+	for i := uint64(1); i <= 100; i++ { // move on to later segments
+		mustStore(t, b, entry(i+1, 2))
+		mustDelete(t, b, 0, i)
 	}
-	if err := b.SetUint64([]byte("poke"), 1); err != nil {
-		t.Fatal(err)
-	}
-	if seqs := journalSeqs(t, s); len(seqs) != 1 || seqs[0] != 2 {
-		t.Fatalf("journal = %v, want only the shared record 2", seqs)
-	}
-	if c := storedCuts(t, s, 1); len(c) != 1 {
-		t.Fatalf("group 1 cuts = %v, want one (record 2 still holds its entry 6)", c)
+	if quiet(s).segs[1] != nil {
+		t.Fatal("segment 1 survived although nothing in it is live")
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, path)
+	s = openSized(t, path, 4096)
+	defer s.Close()
 	wantBounds(t, s.Group(1), 0, 0)
 	wantMissing(t, s.Group(1), 6)
-	wantLog(t, s.Group(2), entry(1, 1))
-	// Once the shared record dies too, the deleted group leaves no trace.
-	mustDelete(t, s.Group(2), 1, 1)
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s = openStore(t, path)
-	defer s.Close()
-	if seqs := journalSeqs(t, s); len(seqs) != 0 {
-		t.Fatalf("journal = %v, want empty", seqs)
-	}
-	if c := storedCuts(t, s, 1); c != nil {
-		t.Fatalf("group 1 cuts = %v, want none", c)
-	}
+	wantStable(t, s.Group(1), "k", "")
+	wantBounds(t, s.Group(2), 101, 101)
+	checkSegmentsLive(t, s)
 }
 
-// corruptValue flips one byte of the value at key in bucket (of a closed
-// store's file) with a raw bbolt transaction.
-func corruptValue(t *testing.T, path string, bucket, key []byte, at func(n int) int) {
-	t.Helper()
-	db, err := bbolt.Open(path, fileMode, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucket)
-		v := append([]byte(nil), b.Get(key)...)
-		if len(v) == 0 {
-			t.Fatalf("no value at %s/%x", bucket, key)
-		}
-		v[at(len(v))] ^= 0x40
-		return b.Put(key, v)
-	}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func TestCorruptionFailsOpen(t *testing.T) {
-	cases := []struct {
-		name        string
-		bucket, key []byte
-		at          func(n int) int
-	}{
-		{"middle record", journalBucket, seqKey(2), func(n int) int { return n / 2 }},
-		{"last record", journalBucket, seqKey(3), func(n int) int { return n - 1 }},
-		{"record header", journalBucket, seqKey(1), func(int) int { return 1 }},
-		{"bounds", boundsBucket, groupKey(nil, 1), func(n int) int { return n / 2 }},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "raft.db")
-			s := openStore(t, path)
-			g := s.Group(1)
-			for i := uint64(1); i <= 3; i++ {
-				mustStore(t, g, entries(10*i, 10*i+5, 1)...)
-			}
-			mustDelete(t, g, 10, 11)
-			if err := s.Close(); err != nil {
-				t.Fatal(err)
-			}
-			corruptValue(t, path, tc.bucket, tc.key, tc.at)
-			s, err := Open(Config{Path: path, Logger: quietLogger()})
-			if err == nil {
-				_ = s.Close()
-				t.Fatal("Open accepted a corrupt file")
-			}
-			if !errors.Is(err, errCorruptJournal) || !strings.Contains(err.Error(), path) {
-				t.Fatalf("Open error = %v; want a corrupt-journal error naming the file", err)
-			}
-			t.Logf("Open: %v", err)
-		})
-	}
-}
-
-func TestGetLogDetectsCorruptEntry(t *testing.T) {
-	s, _ := newStore(t)
-	g := s.Group(1)
-	mustStore(t, g, entries(1, 3, 1)...)
-	l, _ := g.idx.get(2) // no writer is running
-	if err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(journalBucket)
-		v := append([]byte(nil), b.Get(seqKey(l.seq))...)
-		v[l.off+l.n/2] ^= 1
-		return b.Put(seqKey(l.seq), v)
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var got raft.Log
-	if err := g.GetLog(2, &got); !errors.Is(err, errCorrupt) {
-		t.Fatalf("GetLog of a corrupt entry = %v, want errCorrupt", err)
-	}
-	wantLog(t, g, entry(1, 1))
-}
-
-// TestSeqsStayAboveCuts: after the newest records are collected, a reopened
-// store must still number new records above every cut, or the cut would
-// kill them at the next restart.
-func TestSeqsStayAboveCuts(t *testing.T) {
+// TestStaleEntriesStayDead: entries deleted (or overwritten) in an old
+// segment that survives, with the delete in a reclaimed segment, must not
+// come back: the active segment's checkpoint rules them out.
+func TestStaleEntriesStayDead(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "raft.db")
-	s := openStore(t, path)
-	g := s.Group(1)
-	mustStore(t, g, entries(1, 3, 1)...) // record 1
-	mustStore(t, g, entries(4, 5, 1)...) // record 2
-	mustDelete(t, g, 4, 5)               // cut 4..max at seq 3, record 2 dies
-	if err := s.Close(); err != nil {    // collects record 2
-		t.Fatal(err)
+	s := openSized(t, path, 4096)
+	pin, g, busy := s.Group(1), s.Group(2), s.Group(3)
+	commitTogether(t, s, appendReq(pin, entry(1, 1)), appendReq(g, entries(1, 10, 1)...)) // segment 1
+	i := uint64(1)
+	for ; quiet(s).active.no == 1; i++ {
+		mustStore(t, busy, entry(i, 1))
 	}
-	s = openStore(t, path)
-	if seqs := journalSeqs(t, s); len(seqs) != 1 || seqs[0] != 1 {
-		t.Fatalf("journal = %v, want record 1 only", seqs)
+	mustDelete(t, g, 5, 10) // in segment 2
+	mustDelete(t, g, 2, 2)  // a hole
+	for ; quiet(s).segs[2] != nil; i++ {
+		mustStore(t, busy, entry(i, 1))
+		mustDelete(t, busy, 0, i-1)
 	}
-	mustStore(t, s.Group(1), entry(4, 2))
+	if quiet(s).segs[1] == nil {
+		t.Fatal("segment 1 was reclaimed although it holds live entries")
+	}
+	mustStore(t, g, entries(5, 6, 2)...)
+	check := func(s *Store) {
+		t.Helper()
+		g := s.Group(2)
+		wantBounds(t, g, 1, 6)
+		wantMissing(t, g, 2)
+		wantLog(t, g, entry(5, 2))
+		wantLog(t, g, entry(6, 2))
+		for i := uint64(7); i <= 10; i++ {
+			wantMissing(t, g, i)
+		}
+		wantLog(t, s.Group(1), entry(1, 1))
+	}
+	check(s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = openStore(t, path)
+	s = openSized(t, path, 4096)
 	defer s.Close()
-	wantBounds(t, s.Group(1), 1, 4)
-	wantLog(t, s.Group(1), entry(4, 2))
+	check(s)
 }

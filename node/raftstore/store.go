@@ -4,55 +4,52 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.etcd.io/bbolt"
 )
 
 // ErrClosed is returned (wrapped) by writes issued after Close.
 var ErrClosed = errors.New("raftstore: store closed")
 
-// Bucket layout (version 2, see DESIGN.md): metaBucket holds the layout
-// version; journalBucket maps a big-endian commit sequence number to the
-// record of everything that commit appended; boundsBucket maps a big-endian
-// group id to the group's cuts (durable deletions); stableBucket maps group
-// id + raft key to raft's StableStore values.
-var (
-	metaBucket     = []byte("meta")
-	metaVersionKey = []byte("layout-version")
-	journalBucket  = []byte("journal")
-	boundsBucket   = []byte("bounds")
-	stableBucket   = []byte("stable")
-)
-
 const (
-	layoutVersion = 2
-
-	// Bounds on one group-commit transaction. A batch is cut when either is
-	// reached; the rest waits for the next transaction.
+	// Bounds on one group commit. A batch is cut when either is reached;
+	// the rest waits for the next commit.
 	maxBatchRequests = 4096
 	maxBatchBytes    = 64 << 20
-
-	// At most this many dead journal records are deleted per transaction
-	// (about 1.5 ms of work measured on the dev VM), so collecting the
-	// records of a large truncation does not stall one commit for long.
-	maxGCPerTxn = 1024
 
 	// Queue capacity; senders block when it is full (back-pressure).
 	queueLen = 1024
 
-	fileMode        = 0o600
-	openTimeout     = 2 * time.Second // bbolt flock wait: a second opener fails instead of hanging
-	initialMmapSize = 256 << 20       // avoids remapping (which blocks readers) as the file grows
-	maxRecBufCap    = 4 << 20         // record buffers larger than this are not kept between commits
+	fileMode    = 0o600
+	openTimeout = 2 * time.Second // lock wait: a second opener fails instead of hanging
+
+	// defaultSegmentSize is the size of a segment file. Segments are
+	// allocated in full when created, so a commit never grows a file.
+	defaultSegmentSize = 64 << 20
+	// bridgeSize is the size of a segment created on the commit path
+	// because no spare was ready (and of a new store's first segment):
+	// small, so that the log soon moves on to a zero-filled spare.
+	bridgeSize = 4 << 20
+
+	// Compaction: once more than relocateMinSegments segments besides the
+	// active one exist, the one with the smallest live fraction, if under
+	// half, has its live entries copied forward, at most relocateMaxBytes
+	// per commit, so that a group writing rarely cannot pin old segments.
+	relocateMinSegments = 4
+	relocateMaxBytes    = 8 << 20
+
+	maxKeyLen    = 32 << 10 // stable-store key limit (bbolt's, kept for compatibility)
+	maxRecBufCap = 4 << 20  // frame buffers larger than this are not kept between commits
 )
 
 // Config configures Open.
 type Config struct {
-	// Path of the bbolt file (created if missing).
+	// Path of the store's head file (created if missing). The log itself
+	// lives in segment files next to it, named Path.<number>.seg, plus at
+	// most one Path.spare; see DESIGN.md.
 	Path string
 	// NoSync skips fsync on commit, like Redis "appendfsync no": writes are
 	// acknowledged once they are in the OS page cache, so a machine crash
@@ -61,21 +58,31 @@ type Config struct {
 	NoSync bool
 	// Logger receives structured logs; nil means slog.Default().
 	Logger *slog.Logger
+
+	segmentSize  int64 // tests: segment size (default defaultSegmentSize)
+	compactAfter int   // tests: inactive segments before compaction (default relocateMinSegments)
 }
 
 // Stats are cumulative counters of the group committer.
 type Stats struct {
-	Commits   uint64 // bbolt write transactions committed (≈ fsyncs)
+	Commits   uint64 // frames written by the committer, each made durable by one fdatasync
 	Requests  uint64 // write requests acknowledged
-	Fallbacks uint64 // batches re-run one request per transaction after an error
+	Fallbacks uint64 // batches re-run one request per commit after an error
 }
 
 // Store is a node-wide raft log/stable store shared by all raft groups of a
-// node, backed by one bbolt file with group commit. See DESIGN.md.
+// node: an append-only journal of segment files with group commit. See
+// DESIGN.md.
 type Store struct {
-	db     *bbolt.DB
-	logger *slog.Logger
-	path   string
+	logger  *slog.Logger
+	path    string
+	head    *os.File // holds the lock
+	storeID uint64
+	noSync  bool
+	segSize int64
+	// compactAfter is the number of inactive segments above which the
+	// emptiest is compacted (relocateMinSegments unless a test says).
+	compactAfter int
 
 	// mu guards closed; writers hold it shared while enqueueing so that
 	// Close (exclusive) knows nothing can be enqueued after it.
@@ -88,22 +95,37 @@ type Store struct {
 	gmu    sync.Mutex
 	groups map[uint32]*GroupStore
 
-	// Journal state, owned by the committer goroutine (and by Open before
-	// the committer starts).
-	nextSeq uint64               // seq of the next record; above every record and every cut
-	recs    map[uint64]*recMeta  // every record in the journal
-	garbage []uint64             // records with no live entry, deleted by the next transaction
-	dirty   map[*GroupStore]bool // groups whose in-memory cuts are not yet persisted
-	recBuf  []byte               // reused record buffer
-	planned []*groupPlan         // groups touched by the transaction being applied
+	// segMu guards segs, active and filesClosed for readers (GetLog, Sync);
+	// only the committer (or Open, or Close) changes them, under the write
+	// lock, and it reads them without locking.
+	segMu       sync.RWMutex
+	segs        map[uint32]*segment
+	active      *segment
+	filesClosed bool
+
+	// The spare segment file (see segment.go).
+	spareMu    sync.Mutex
+	spareReady bool  // Path.spare exists
+	spareBusy  bool  // the preparer is writing Path.spare.tmp
+	spareSize  int64 // size of Path.spare
+	prepKick   chan struct{}
+	prepStop   chan struct{}
+	prepWG     sync.WaitGroup
+
+	// Owned by the committer goroutine (and by Open before it starts).
+	nextSeq    uint64     // seq of the next frame
+	nextSegNo  uint32     // number of the next segment
+	dead       []*segment // inactive segments no live entry uses, reclaimed after answering callers
+	failed     error      // a frame write or fsync failed: the log is unusable until reopened
+	recBuf     []byte     // reused frame buffer
+	halfKicked uint32     // segment for which the preparer was asked for the next spare
+
+	// idle is set while the committer waits for requests: tests that
+	// reach into committer-owned state wait for it.
+	idle atomic.Bool
 
 	commits, requests, fallbacks atomic.Uint64
-}
-
-// recMeta is the committer's view of one journal record.
-type recMeta struct {
-	live   int           // entries the index still maps to this record
-	groups []*GroupStore // groups with a section in it
+	writes, fsyncs               atomic.Uint64 // frame writes and fdatasyncs (tests, benchmarks)
 }
 
 type opKind uint8
@@ -116,7 +138,7 @@ const (
 )
 
 // request is one write handed to the committer. The caller blocks on done
-// until the transaction containing it is durable (or failed).
+// until the commit containing it is durable (or failed).
 type request struct {
 	g  *GroupStore
 	op opKind
@@ -139,8 +161,8 @@ type request struct {
 func (r *request) size() int { return len(r.buf) + 8*len(r.idx) + len(r.key) + len(r.val) }
 
 // Open opens (creating if needed) the store at cfg.Path, rebuilds every
-// group's index from the journal (verifying every checksum) and starts the
-// committer goroutine.
+// group's index and stable values from the segment files (verifying every
+// checksum; a torn last frame is discarded) and starts the committer.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("raftstore: open: empty path")
@@ -150,36 +172,49 @@ func Open(cfg Config) (*Store, error) {
 		logger = slog.Default()
 	}
 	logger = logger.With("component", "raftstore")
-	db, err := bbolt.Open(cfg.Path, fileMode, &bbolt.Options{
-		Timeout:         openTimeout,
-		NoFreelistSync:  true,
-		FreelistType:    bbolt.FreelistMapType,
-		InitialMmapSize: initialMmapSize,
-	})
+	segSize := cfg.segmentSize
+	if segSize <= 0 {
+		segSize = defaultSegmentSize
+	}
+	head, err := os.OpenFile(cfg.Path, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {
 		return nil, fmt.Errorf("raftstore: open %s: %w", cfg.Path, err)
 	}
-	db.NoSync = cfg.NoSync
+	if err := lockFile(head, openTimeout); err != nil {
+		_ = head.Close()
+		return nil, fmt.Errorf("raftstore: open %s: %w", cfg.Path, err)
+	}
 	s := &Store{
-		db:      db,
-		logger:  logger,
-		path:    cfg.Path,
-		reqs:    make(chan *request, queueLen),
-		stop:    make(chan struct{}),
-		groups:  make(map[uint32]*GroupStore),
-		nextSeq: 1,
-		recs:    make(map[uint64]*recMeta),
-		dirty:   make(map[*GroupStore]bool),
+		logger:       logger,
+		path:         cfg.Path,
+		head:         head,
+		noSync:       cfg.NoSync,
+		segSize:      segSize,
+		compactAfter: relocateMinSegments,
+		reqs:         make(chan *request, queueLen),
+		stop:         make(chan struct{}),
+		groups:       make(map[uint32]*GroupStore),
+		segs:         make(map[uint32]*segment),
+		prepKick:     make(chan struct{}, 1),
+		prepStop:     make(chan struct{}),
+		nextSeq:      1,
+		nextSegNo:    1,
+	}
+	if cfg.compactAfter > 0 {
+		s.compactAfter = cfg.compactAfter
 	}
 	start := time.Now()
 	if err := s.init(); err != nil {
-		_ = db.Close()
+		s.closeFiles()
+		_ = head.Close()
 		return nil, fmt.Errorf("raftstore: open %s: %w", cfg.Path, err)
 	}
+	s.prepWG.Add(1)
+	go s.prepare()
 	s.wg.Add(1)
 	go s.run()
 	logger.Info("raft log store opened", "path", cfg.Path, "groups", len(s.groups),
-		"records", len(s.recs), "took", time.Since(start), "nosync", cfg.NoSync)
+		"segments", len(s.segs), "took", time.Since(start), "nosync", cfg.NoSync)
 	return s, nil
 }
 
@@ -219,8 +254,8 @@ func (s *Store) Stats() Stats {
 }
 
 // Close stops the committer (after it has committed every write already
-// accepted and collected pending garbage), waits for it and closes the bbolt
-// file. Later writes fail with ErrClosed. Close is idempotent.
+// accepted and reclaimed dead segments), waits for it and closes the files.
+// Later writes fail with ErrClosed. Close is idempotent.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -231,11 +266,37 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.stop)
 	s.wg.Wait()
-	if err := s.db.Close(); err != nil {
-		return fmt.Errorf("raftstore: close %s: %w", s.path, err)
+	close(s.prepStop)
+	s.prepWG.Wait()
+	var err error
+	if s.noSync && s.failed == nil {
+		// A clean shutdown leaves nothing only in the page cache.
+		if serr := fdatasync(s.active.f); serr != nil {
+			err = fmt.Errorf("raftstore: close %s: sync: %w", s.path, serr)
+		}
+	}
+	s.closeFiles()
+	if cerr := s.head.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("raftstore: close %s: %w", s.path, cerr)
 	}
 	s.logger.Info("raft log store closed", "path", s.path)
-	return nil
+	return err
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// closeFiles closes every segment; later reads fail with ErrClosed.
+func (s *Store) closeFiles() {
+	s.segMu.Lock()
+	defer s.segMu.Unlock()
+	s.filesClosed = true
+	for _, seg := range s.segs {
+		_ = seg.f.Close()
+	}
 }
 
 // submit enqueues r and waits for its outcome.
@@ -252,19 +313,21 @@ func (s *Store) submit(r *request) error {
 }
 
 // run is the committer: it takes every request queued at that moment, from
-// all groups, applies them in one bbolt transaction (one fsync) and then
-// acknowledges each caller.
+// all groups, writes them as one frame with one fdatasync and then
+// acknowledges each caller; housekeeping follows.
 func (s *Store) run() {
 	defer s.wg.Done()
 	batch := make([]*request, 0, 64)
 	for {
 		var stopping bool
+		s.idle.Store(true)
 		select {
 		case r := <-s.reqs:
 			batch = append(batch, r)
 		case <-s.stop:
 			stopping = true
 		}
+		s.idle.Store(false)
 		size := 0
 		for _, r := range batch {
 			size += r.size()
@@ -286,8 +349,9 @@ func (s *Store) run() {
 			s.commit(batch)
 			clear(batch)
 			batch = batch[:0]
+			s.maintain()
 			// Let the writers just released run before the next commit
-			// starts: the next transaction blocks in fsync while holding
+			// starts: the next commit blocks in fdatasync while holding
 			// this P, and the released raft loops are what refill the
 			// queue, so yielding here makes the next commit larger.
 			runtime.Gosched()
@@ -295,31 +359,15 @@ func (s *Store) run() {
 		// After Close set closed, nothing new can be enqueued, so an empty
 		// queue here means every accepted write has been answered.
 		if stopping && len(s.reqs) == 0 {
-			s.collectAll()
+			s.reclaim()
 			return
 		}
 	}
 }
 
-// collectAll runs maintenance-only transactions until no garbage or
-// unpersisted bounds remain (or one fails), so a cleanly closed file holds
-// no dead records.
-func (s *Store) collectAll() {
-	// Every round makes progress; the bound only guards against a bug
-	// turning Close into a hang.
-	for round, rounds := 0, len(s.garbage)/maxGCPerTxn+3; (len(s.garbage) > 0 || len(s.dirty) > 0) && round < rounds; round++ {
-		t, err := s.apply(nil)
-		if err != nil {
-			s.logger.Warn("raft log garbage collection at close failed", "err", err)
-			return
-		}
-		s.publish(t)
-	}
-}
-
-// commit applies batch in one transaction. If applying any request fails,
-// the transaction is rolled back and each request is retried in its own
-// transaction so that one bad request cannot fail the others.
+// commit applies batch in one frame. If applying any request fails before
+// anything is written, each request is retried in its own commit so that
+// one bad request cannot fail the others.
 func (s *Store) commit(batch []*request) {
 	t, err := s.apply(batch)
 	if err == nil {
@@ -350,9 +398,9 @@ type applyError struct{ err error }
 func (e *applyError) Error() string { return e.err.Error() }
 func (e *applyError) Unwrap() error { return e.err }
 
-// finish publishes the transaction's effects (on success) and then
-// acknowledges callers, so a caller returning from StoreLogs already sees
-// its entries in GetLog, FirstIndex and LastIndex.
+// finish publishes the commit's effects (on success) and then acknowledges
+// callers, so a caller returning from StoreLogs already sees its entries in
+// GetLog, FirstIndex and LastIndex.
 func (s *Store) finish(batch []*request, t *txn, err error) {
 	if err == nil {
 		s.publish(t)
@@ -363,17 +411,20 @@ func (s *Store) finish(batch []*request, t *txn, err error) {
 	}
 }
 
-// Sync flushes the log file to stable storage. With NoSync (appendfsync
+// Sync flushes the log to stable storage. With NoSync (appendfsync
 // everysec) the node calls it once a second, bounding what a power loss can
-// take to about a second of acknowledged writes.
+// take to about a second of acknowledged writes. Only the active segment
+// can hold unsynced frames: a segment is synced before the log moves on.
 func (s *Store) Sync() error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return ErrClosed
 	}
-	if err := s.db.Sync(); err != nil {
-		return fmt.Errorf("raft log sync: %w", err)
+	s.segMu.RLock()
+	defer s.segMu.RUnlock()
+	if err := fdatasync(s.active.f); err != nil {
+		return fmt.Errorf("raft log sync: segment %d: %w", s.active.no, err)
 	}
 	return nil
 }

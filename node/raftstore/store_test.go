@@ -205,7 +205,7 @@ func TestStableStoreConformance(t *testing.T) {
 	if _, err := g.GetUint64([]byte("LastVoteCand")); err == nil {
 		t.Fatal("GetUint64 of a 6-byte value must fail")
 	}
-	// An empty key is rejected by bbolt; the error reaches the caller.
+	// An empty key is rejected; the error reaches the caller.
 	if err := g.Set(nil, []byte("x")); err == nil {
 		t.Fatal("Set with empty key succeeded")
 	}
@@ -578,7 +578,7 @@ func TestGetLogAfterCloseFails(t *testing.T) {
 	}
 	var l raft.Log
 	err := g.GetLog(1, &l)
-	if err == nil || err == raft.ErrLogNotFound || !bytes.Contains([]byte(err.Error()), []byte("group 1")) {
-		t.Fatalf("GetLog after Close = %v, want a wrapped bbolt error", err)
+	if !errors.Is(err, ErrClosed) || err == raft.ErrLogNotFound || !bytes.Contains([]byte(err.Error()), []byte("group 1")) {
+		t.Fatalf("GetLog after Close = %v, want a wrapped ErrClosed", err)
 	}
 }
